@@ -1,0 +1,28 @@
+"""Every fixture file: the lines marked ``# TLnnn`` fire, and nothing else does."""
+import pytest
+from helpers import FIXTURES, actual, expected
+
+FILES = sorted(p for p in FIXTURES.rglob("*.py"))
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: str(p.relative_to(FIXTURES)))
+def test_fixture_expectations(path):
+    assert actual(path) == expected(path)
+
+
+def test_every_rule_has_fixtures():
+    from torchlint.rules import all_rules
+
+    for rule in all_rules():
+        folder = FIXTURES / rule.code
+        assert (folder / "bad.py").is_file(), f"{rule.code} has no fixtures/{rule.code}/bad.py"
+        assert (folder / "near_miss.py").is_file(), f"{rule.code} has no near-miss fixture"
+        assert any(code == rule.code for _line, code in expected(folder / "bad.py")), \
+            f"{rule.code}: bad.py marks no line with {rule.code}"
+        near = folder / "near_miss.py"
+        assert not expected(near), f"{near} must not expect findings"
+
+
+def test_good_fixtures_are_silent():
+    for good in FIXTURES.rglob("good.py"):
+        assert actual(good) == set(), good

@@ -1,0 +1,85 @@
+"""The ``torchlint`` command line: argument parsing, file fan-out and exit codes only."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Optional, Sequence
+
+from . import __version__
+
+EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+SUBCOMMANDS = ("check", "rule", "rules")
+
+
+def _comma_list(value: str) -> list[str]:
+    return [part.strip() for part in value.split(",") if part.strip()]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="torchlint",
+        description="Static checks for PyTorch model code: mistakes that run without an error while training "
+                    "silently goes wrong.",
+        epilog="Exit codes: 0 no findings, 1 findings, 2 usage or internal error. "
+               "Subcommands: 'torchlint check PATH...' (the default), 'torchlint rule CODE', 'torchlint rules'.",
+    )
+    parser.add_argument("--version", action="version", version=f"torchlint {__version__}")
+    sub = parser.add_subparsers(dest="command")
+    check = sub.add_parser("check", help="lint files and directories (the default command)")
+    _add_check_arguments(check)
+    rule = sub.add_parser("rule", help="print a rule's documentation")
+    rule.add_argument("code", help="rule code or name, e.g. TL101")
+    rule.add_argument("--output-format", choices=("text", "json"), default="text")
+    rules = sub.add_parser("rules", help="list all rules")
+    rules.add_argument("--output-format", choices=("text", "json"), default="text")
+    return parser
+
+
+def _add_check_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("paths", nargs="*", default=["."], help="files or directories; '-' reads standard input")
+    p.add_argument("--select", type=_comma_list, default=None, help="rule codes or prefixes to enable (TL1, TL101, ALL)")
+    p.add_argument("--extend-select", type=_comma_list, default=[], help="codes to enable on top of the selection")
+    p.add_argument("--ignore", type=_comma_list, default=[], help="rule codes or prefixes to disable")
+    p.add_argument("--stdin-filename", default=None, help="the path to report for code read from standard input")
+    p.add_argument("--exit-zero", action="store_true", help="exit 0 even when there are findings")
+    p.add_argument("--output-format", choices=("text", "json"), default="text")
+    p.add_argument("-o", "--output-file", default=None, help="write the report to this file")
+    p.add_argument("--statistics", action="store_true", help="print a count of findings per rule")
+    p.add_argument("--fix", action="store_true", help="apply safe fixes")
+    p.add_argument("--unsafe-fixes", action="store_true", help="with --fix/--diff, also apply unsafe fixes")
+    p.add_argument("--diff", action="store_true", help="print the fixes as a unified diff, write nothing")
+    p.add_argument("-j", "--jobs", type=int, default=0, help="worker processes (default: number of CPUs)")
+    p.add_argument("--quiet", "-q", action="store_true", help="no summary line")
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or (argv[0] not in SUBCOMMANDS and argv[0] not in ("-h", "--help", "--version")):
+        argv.insert(0, "check")
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse exits 2 on usage errors, 0 on --help
+        return int(exc.code or 0)
+    try:
+        if args.command == "rule":
+            from .docs import print_rule
+
+            return print_rule(args.code, args.output_format)
+        if args.command == "rules":
+            from .docs import print_rules
+
+            return print_rules(args.output_format)
+        from .runner import run_check
+
+        return run_check(args)
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return EXIT_ERROR
+    except Exception as exc:  # never a traceback to the user
+        print(f"torchlint: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        if os.environ.get("TORCHLINT_DEBUG"):
+            raise
+        return EXIT_ERROR

@@ -1,0 +1,106 @@
+"""Plain Python containers (list/tuple/set/dict literals, comprehensions, ``list(...)``) and what they hold."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Callable, Optional
+
+import libcst as cst
+
+from .nodes import iter_small_statements, self_attribute
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..engine import Context
+
+_SEQUENCES = {cst.List: "list", cst.Tuple: "tuple", cst.Set: "set"}
+_COMPREHENSIONS = {cst.ListComp: "list", cst.SetComp: "set", cst.GeneratorExp: "list"}
+EMPTY_CONTAINER_CALLS = {"list": "list", "dict": "dict", "tuple": "tuple", "set": "set"}
+
+
+def _builtin_call(ctx: "Context", node: cst.BaseExpression) -> Optional[str]:
+    if isinstance(node, cst.Call) and isinstance(node.func, cst.Name) and node.func.value in EMPTY_CONTAINER_CALLS \
+            and node.func.value not in ctx.imports.aliases:
+        return node.func.value
+    return None
+
+
+def container_holding(ctx: "Context", node: cst.BaseExpression, is_item: Callable[[cst.BaseExpression], bool],
+                      depth: int = 0) -> Optional[str]:
+    """If ``node`` is a plain container (possibly nested) with an element for which ``is_item`` holds,
+    the outer container's type name ("list", "tuple", "set", "dict"); else None."""
+    if depth > 8:
+        return None
+
+    def holds(value: cst.BaseExpression) -> bool:
+        return is_item(value) or container_holding(ctx, value, is_item, depth + 1) is not None
+
+    cls = type(node)
+    if cls in _SEQUENCES:
+        if any(isinstance(el, cst.Element) and holds(el.value) for el in node.elements):
+            return _SEQUENCES[cls]
+        return None
+    if cls in _COMPREHENSIONS:
+        return _COMPREHENSIONS[cls] if holds(node.elt) else None
+    if cls is cst.Dict:
+        if any(isinstance(el, cst.DictElement) and holds(el.value) for el in node.elements):
+            return "dict"
+        return None
+    if cls is cst.DictComp:
+        return "dict" if holds(node.value) else None
+    builtin = _builtin_call(ctx, node)
+    if builtin in ("list", "tuple") and len(node.args) == 1 and not node.args[0].star:
+        inner = container_holding(ctx, node.args[0].value, is_item, depth + 1)
+        return builtin if inner is not None else None
+    if builtin == "dict" and len(node.args) == 1 and not node.args[0].star:
+        return "dict" if container_holding(ctx, node.args[0].value, is_item, depth + 1) else None
+    return None
+
+
+def empty_container(ctx: "Context", node: cst.BaseExpression) -> Optional[str]:
+    """``[]``, ``{}``, ``()``, ``list()``, ``dict()``, ``set()`` -> its type name."""
+    if isinstance(node, cst.List) and not node.elements:
+        return "list"
+    if isinstance(node, cst.Dict) and not node.elements:
+        return "dict"
+    if isinstance(node, cst.Tuple) and not node.elements:
+        return "tuple"
+    builtin = _builtin_call(ctx, node)
+    if builtin is not None and not node.args:
+        return builtin
+    return None
+
+
+def is_plain_container_expr(ctx: "Context", node: cst.BaseExpression) -> bool:
+    if type(node) in _SEQUENCES or type(node) in _COMPREHENSIONS or isinstance(node, (cst.Dict, cst.DictComp)):
+        return True
+    return _builtin_call(ctx, node) is not None
+
+
+def self_attr_values(cls: cst.ClassDef, attr: str):
+    """Every value assigned to ``self.<attr>`` in the methods of ``cls``."""
+    from .kinds import iter_self_assignments
+
+    for name, value in iter_self_assignments(cls):
+        if name == attr:
+            yield value
+
+
+def attr_is_plain_container(ctx: "Context", cls: cst.ClassDef, attr: str) -> Optional[str]:
+    """When every assignment of ``self.<attr>`` in the class is a plain container, its type name."""
+    kinds = set()
+    for value in self_attr_values(cls, attr):
+        if not is_plain_container_expr(ctx, value):
+            return None
+        if isinstance(value, (cst.Dict, cst.DictComp)) or _builtin_call(ctx, value) == "dict":
+            kinds.add("dict")
+        elif isinstance(value, cst.Tuple) or _builtin_call(ctx, value) == "tuple":
+            kinds.add("tuple")
+        elif isinstance(value, (cst.Set, cst.SetComp)) or _builtin_call(ctx, value) == "set":
+            kinds.add("set")
+        else:
+            kinds.add("list")
+    if len(kinds) == 1:
+        return kinds.pop()
+    return None
+
+
+__all__ = ["container_holding", "empty_container", "attr_is_plain_container", "is_plain_container_expr",
+           "iter_small_statements", "self_attribute"]

@@ -1,0 +1,260 @@
+"""What kind of value is this expression: a Module, a Parameter, a Tensor, or unknown?
+
+Unknown is the common answer and means "stay silent". Every positive answer is proved from the code
+in the file: a call of a known class or factory, a name bound to one in the same function, a parameter
+annotated ``torch.Tensor``, or an attribute assigned one in the class.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Optional
+
+import libcst as cst
+
+from .. import torch_facts
+from .nodes import iter_small_statements, self_attribute
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..engine import Context
+
+MODULE = "module"
+PARAMETER = "parameter"
+TENSOR = "tensor"
+
+PARAMETER_CLASSES = frozenset({"torch.nn.Parameter", "torch.nn.parameter.Parameter"})
+TENSOR_CLASSES = frozenset({"torch.Tensor"})
+# Module methods that return the module itself.
+MODULE_SELF_METHODS = frozenset({
+    "to", "cuda", "cpu", "float", "double", "half", "bfloat16", "train", "eval", "requires_grad_",
+    "type", "to_empty", "share_memory", "xpu", "ipu", "mtia",
+})
+_PRETRAINED_NON_MODELS = ("Tokenizer", "Processor", "Config", "FeatureExtractor", "ImageProcessor", "Pipeline")
+# Known parameter attributes of torch layers.
+LAYER_PARAMETER_ATTRS = frozenset({"weight", "bias", "in_proj_weight", "in_proj_bias"})
+
+
+def torch_function_name(qualified: Optional[str]) -> Optional[str]:
+    """``torch.zeros`` -> ``zeros``; anything else -> None."""
+    if qualified and qualified.startswith("torch.") and qualified.count(".") == 1:
+        return qualified[6:]
+    return None
+
+
+def is_tensor_annotation(ctx: "Context", annotation: cst.BaseExpression) -> bool:
+    return ctx.imports.resolve(annotation) in TENSOR_CLASSES
+
+
+class KindResolver:
+    """Kind queries for one file. Results that depend only on the file are cached."""
+
+    def __init__(self, ctx: "Context") -> None:
+        self.ctx = ctx
+        self._class_attr_cache: dict[int, dict[str, Optional[str]]] = {}
+        self._class_params_cache: dict[str, Optional[bool]] = {}
+
+    # ----------------------------------------------------------------- module classes
+    def module_class_of(self, func: cst.BaseExpression) -> Optional[str]:
+        """If calling ``func`` constructs a Module, the class's qualified name (torch) or local name."""
+        ctx = self.ctx
+        qualified = ctx.imports.resolve(func)
+        if qualified is not None:
+            if qualified in torch_facts.MODULE_CLASSES:
+                return qualified
+            return None
+        if isinstance(func, cst.Name) and ctx.classes.is_module_class_name(func.value):
+            return func.value
+        return None
+
+    def class_has_parameters(self, class_name: str) -> Optional[bool]:
+        """True if the class (torch or in-file) is known to hold parameters, False if known not to."""
+        if class_name in torch_facts.MODULES_WITH_PARAMETERS:
+            return True
+        if class_name in torch_facts.MODULES_WITHOUT_PARAMETERS:
+            return False
+        if class_name in torch_facts.MODULE_CLASSES:
+            return None
+        if class_name in self._class_params_cache:
+            return self._class_params_cache[class_name]
+        self._class_params_cache[class_name] = None  # recursion guard
+        cls = self.ctx.classes.class_named(class_name)
+        result: Optional[bool] = None
+        if cls is not None:
+            for value in iter_self_assigned_values(cls):
+                if isinstance(value, cst.Call):
+                    if self.ctx.imports.resolve(value.func) in PARAMETER_CLASSES:
+                        result = True
+                        break
+                    sub = self.module_class_of(value.func)
+                    if sub is not None and self.class_has_parameters(sub):
+                        result = True
+                        break
+        self._class_params_cache[class_name] = result
+        return result
+
+    def constructs_parameterised_module(self, node: cst.BaseExpression) -> bool:
+        if not isinstance(node, cst.Call):
+            return False
+        cls = self.module_class_of(node.func)
+        return cls is not None and self.class_has_parameters(cls) is True
+
+    # ----------------------------------------------------------------- kinds
+    def kind_of(self, node: cst.BaseExpression) -> Optional[str]:
+        ctx = self.ctx
+        if isinstance(node, cst.Name):
+            return ctx.name_kind(node.value)
+        if isinstance(node, cst.Call):
+            return self._call_kind(node)
+        if isinstance(node, cst.Attribute):
+            owner = node.value
+            if ctx.is_self(owner):
+                return self.self_attr_kind(node.attr.value)
+            if node.attr.value in LAYER_PARAMETER_ATTRS and isinstance(owner, cst.Call):
+                cls = self.module_class_of(owner.func)
+                if cls is not None and cls in torch_facts.MODULES_WITH_PARAMETERS:
+                    return PARAMETER
+            return None
+        if isinstance(node, cst.IfExp):
+            body, orelse = self.kind_of(node.body), self.kind_of(node.orelse)
+            return body if body == orelse else None
+        if isinstance(node, cst.BinaryOperation):
+            left, right = self.kind_of(node.left), self.kind_of(node.right)
+            if TENSOR in (left, right) or PARAMETER in (left, right):
+                if MODULE not in (left, right):
+                    return TENSOR
+            return None
+        return None
+
+    def _call_kind(self, node: cst.Call) -> Optional[str]:
+        ctx = self.ctx
+        func = node.func
+        qualified = ctx.imports.resolve(func)
+        if qualified is not None:
+            if qualified in torch_facts.MODULE_CLASSES:
+                return MODULE
+            if qualified in PARAMETER_CLASSES:
+                return PARAMETER
+            name = torch_function_name(qualified)
+            if name is not None and name in torch_facts.TENSOR_FUNCTIONS:
+                return TENSOR
+            if qualified == "copy.deepcopy" and node.args:
+                return self.kind_of(node.args[0].value) if self.kind_of(node.args[0].value) == MODULE else None
+            if qualified.startswith("torchvision.models.") and qualified.rsplit(".", 1)[-1][:1].islower():
+                return MODULE
+            return None
+        if isinstance(func, cst.Name):
+            if ctx.classes.is_module_class_name(func.value):
+                return MODULE
+            return None
+        if isinstance(func, cst.Attribute):
+            method = func.attr.value
+            receiver = func.value
+            if method == "from_pretrained":
+                owner = ctx.imports.resolve(receiver)
+                if owner is not None and owner.startswith("transformers."):
+                    last = owner.rsplit(".", 1)[-1]
+                    if not any(word in last for word in _PRETRAINED_NON_MODELS) and "Model" in last:
+                        return MODULE
+                if isinstance(receiver, cst.Name) and ctx.classes.is_module_class_name(receiver.value):
+                    return MODULE
+                return None
+            receiver_kind = self.kind_of(receiver)
+            if receiver_kind == MODULE and method in MODULE_SELF_METHODS:
+                return MODULE
+            if receiver_kind in (TENSOR, PARAMETER) and method in torch_facts.TENSOR_METHODS:
+                return TENSOR
+        return None
+
+    def self_attr_kind(self, attr: str) -> Optional[str]:
+        """Kind of ``self.<attr>`` in the current class, from what its methods assign."""
+        cls = self.ctx.current_class
+        if cls is None:
+            return None
+        table = self._class_attr_cache.get(id(cls))
+        if table is None:
+            table = self._class_attr_cache[id(cls)] = {}
+            self._fill_attr_table(cls, table)
+        return table.get(attr)
+
+    def _fill_attr_table(self, cls: cst.ClassDef, table: dict[str, Optional[str]]) -> None:
+        seen: dict[str, set] = {}
+        for attr, value in iter_self_assignments(cls):
+            kind = self._static_kind(value)
+            seen.setdefault(attr, set()).add(kind)
+        for stmt_call in iter_self_method_calls(cls, ("register_buffer", "register_parameter", "add_module")):
+            method, args = stmt_call
+            if args and isinstance(args[0].value, cst.SimpleString):
+                name = args[0].value.evaluated_value
+                kind = {"register_buffer": TENSOR, "register_parameter": PARAMETER, "add_module": MODULE}[method]
+                if isinstance(name, str):
+                    seen.setdefault(name, set()).add(kind)
+        for attr, kinds in seen.items():
+            kinds.discard("none")  # a None placeholder does not change what the attribute holds
+            table[attr] = next(iter(kinds)) if len(kinds) == 1 else None
+
+    def _static_kind(self, value: cst.BaseExpression) -> Optional[str]:
+        """Kind of an expression without any local-name knowledge (for class attribute tables)."""
+        if isinstance(value, cst.Name) and value.value == "None":
+            return "none"
+        if isinstance(value, cst.Call):
+            qualified = self.ctx.imports.resolve(value.func)
+            if qualified is not None:
+                if qualified in torch_facts.MODULE_CLASSES:
+                    return MODULE
+                if qualified in PARAMETER_CLASSES:
+                    return PARAMETER
+                name = torch_function_name(qualified)
+                if name is not None and name in torch_facts.TENSOR_FUNCTIONS:
+                    return TENSOR
+                return None
+            if isinstance(value.func, cst.Name) and self.ctx.classes.is_module_class_name(value.func.value):
+                return MODULE
+        return None
+
+
+def _self_name(func: cst.FunctionDef) -> Optional[str]:
+    params = func.params.posonly_params or func.params.params
+    if params:
+        return params[0].name.value
+    return None
+
+
+def iter_methods(cls: cst.ClassDef):
+    for stmt in cls.body.body:
+        if isinstance(stmt, cst.FunctionDef):
+            yield stmt
+
+
+def iter_self_assignments(cls: cst.ClassDef):
+    """(attr, value) for every ``self.attr = value`` in any method of the class."""
+    for method in iter_methods(cls):
+        self_name = _self_name(method)
+        if self_name is None:
+            continue
+        for small in iter_small_statements(method.body.body):
+            if isinstance(small, cst.Assign):
+                for target in small.targets:
+                    attr = self_attribute(target.target, self_name)
+                    if attr is not None:
+                        yield attr, small.value
+            elif isinstance(small, cst.AnnAssign) and small.value is not None:
+                attr = self_attribute(small.target, self_name)
+                if attr is not None:
+                    yield attr, small.value
+
+
+def iter_self_assigned_values(cls: cst.ClassDef):
+    for _attr, value in iter_self_assignments(cls):
+        yield value
+
+
+def iter_self_method_calls(cls: cst.ClassDef, methods):
+    """(method, args) for statement-level ``self.<method>(...)`` calls in any method of the class."""
+    for method in iter_methods(cls):
+        self_name = _self_name(method)
+        if self_name is None:
+            continue
+        for small in iter_small_statements(method.body.body):
+            if isinstance(small, cst.Expr) and isinstance(small.value, cst.Call):
+                func = small.value.func
+                if (isinstance(func, cst.Attribute) and func.attr.value in methods
+                        and isinstance(func.value, cst.Name) and func.value.value == self_name):
+                    yield func.attr.value, small.value.args

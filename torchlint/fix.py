@@ -1,0 +1,113 @@
+"""Apply rule fixes: libcst replacements of nodes of the same tree, verified before anything is written."""
+from __future__ import annotations
+
+import ast
+import os
+import tempfile
+from typing import Optional, Sequence
+
+import libcst as cst
+
+from .engine import FileResult, lint_source
+from .rule import SAFE, Finding, Rule
+
+MAX_ROUNDS = 8
+
+
+class _Replacer(cst.CSTTransformer):
+    def __init__(self, replacements: dict[int, cst.CSTNode]) -> None:
+        super().__init__()
+        self.replacements = replacements
+
+    def on_leave(self, original_node, updated_node):
+        new = self.replacements.get(id(original_node))
+        return new if new is not None else updated_node
+
+
+def applicable(finding: Finding, unsafe: bool) -> bool:
+    return finding.fix is not None and finding.edit is not None and (finding.fix.applicability == SAFE or unsafe)
+
+
+def _span(finding: Finding):
+    edits = finding.edit["edits"]
+    start = min((e["location"]["row"], e["location"]["column"]) for e in edits)
+    end = max((e["end_location"]["row"], e["end_location"]["column"]) for e in edits)
+    return start, end
+
+
+def _choose(findings: Sequence[Finding]) -> tuple[dict[int, cst.CSTNode], int]:
+    """Non-overlapping replacements (first come first served); findings sharing one edit all count."""
+    chosen: dict[int, cst.CSTNode] = {}
+    spans = []
+    count = 0
+    for finding in findings:
+        pairs = finding.fix.replacements
+        if all(id(old) in chosen for old, _new in pairs):
+            count += 1
+            continue
+        start, end = _span(finding)
+        if any(not (end <= s or e <= start) for s, e in spans):
+            continue
+        spans.append((start, end))
+        for old, new in pairs:
+            chosen[id(old)] = new
+        count += 1
+    return chosen, count
+
+
+def verify(text: str) -> Optional[str]:
+    """None when ``text`` parses with libcst and compiles with Python; else why not."""
+    try:
+        cst.parse_module(text)
+        compile(ast.parse(text), "<fixed>", "exec")
+    except Exception as exc:  # any failure means the fix is not applied
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
+def fix_text(text: str, path: str, rule_classes: Sequence[type[Rule]], *, unsafe: bool = False
+             ) -> tuple[str, int, FileResult]:
+    """Apply fixes until none applies (at most MAX_ROUNDS); return (new text, findings fixed, final result)."""
+    fixed = 0
+    result = lint_source(text, path, rule_classes)
+    for _ in range(MAX_ROUNDS):
+        if result.error is not None or result.module is None:
+            break
+        todo = [f for f in result.findings if applicable(f, unsafe)]
+        if not todo:
+            break
+        replacements, count = _choose(todo)
+        new_text = result.module.visit(_Replacer(replacements)).code
+        if new_text == text or verify(new_text) is not None:
+            break
+        text, fixed = new_text, fixed + count
+        result = lint_source(text, path, rule_classes)
+    return text, fixed, result
+
+
+def write_atomically(path: str, data: bytes, expected_mtime_ns: Optional[int] = None) -> bool:
+    """Write via a temporary file and rename. Returns False (and writes nothing) when the file changed
+    on disk since it was read (its mtime differs from ``expected_mtime_ns``)."""
+    if expected_mtime_ns is not None:
+        try:
+            if os.stat(path).st_mtime_ns != expected_mtime_ns:
+                return False
+        except OSError:
+            return False
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".torchlint-", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        try:
+            os.chmod(tmp, os.stat(path).st_mode & 0o7777)
+        except OSError:
+            pass
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    return True

@@ -1,0 +1,93 @@
+"""The Rule base class: one rule per file, its metadata and documentation next to its logic.
+
+A rule subclasses :class:`Rule`, sets its metadata, writes its documentation in the class docstring
+(ruff's shape: ``## What it does``, ``## Why is this bad?``, ``## Example``, ``## Use instead``,
+``## Fix safety``) and defines ``visit_<Node>`` / ``leave_<Node>`` methods named after libcst node
+classes. The engine instantiates every enabled rule once per file and calls those methods during its
+single traversal. Inside a handler, ``self.ctx`` answers the shared questions (imports, Module classes,
+kinds, the enclosing class/function, whether autograd is off) and ``self.report(node, ...)`` records a
+finding.
+"""
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, ClassVar, Optional, Sequence
+
+import libcst as cst
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .engine import Context
+
+SAFE = "safe"
+UNSAFE = "unsafe"
+
+DOC_SECTIONS = ("What it does", "Why is this bad?", "Example", "Use instead", "Fix safety")
+
+
+@dataclass
+class Fix:
+    """Replace each ``old`` node of the parsed tree by ``new`` (libcst nodes, matched by identity)."""
+
+    applicability: str  # SAFE or UNSAFE
+    replacements: Sequence[tuple[cst.CSTNode, cst.CSTNode]]
+    description: str = ""
+
+
+@dataclass
+class Finding:
+    code: str
+    message: str
+    line: int  # 1-based
+    col: int  # 0-based, in characters (code points) of the line
+    end_line: int
+    end_col: int
+    name: str = ""
+    fix: Optional[Fix] = None
+    node: Optional[cst.CSTNode] = field(default=None, repr=False, compare=False)
+    edit: Optional[dict] = None  # text edit of the fix, filled in when positions are known
+
+    def sort_key(self):
+        return (self.line, self.col, self.code)
+
+
+class Rule:
+    code: ClassVar[str] = ""
+    name: ClassVar[str] = ""
+    message: ClassVar[str] = ""
+    default_enabled: ClassVar[bool] = True
+    fix_availability: ClassVar[Optional[str]] = None  # SAFE, UNSAFE or None
+    # The rule can only fire when the file text contains one of these strings (cheap prefilter).
+    triggers: ClassVar[tuple[str, ...]] = ("torch",)
+
+    def __init__(self, ctx: "Context") -> None:
+        self.ctx = ctx
+
+    def report(self, node: cst.CSTNode, message: Optional[str] = None, fix: Optional[Fix] = None, **fmt) -> None:
+        text = message if message is not None else self.message
+        if fmt:
+            text = text.format(**fmt)
+        self.ctx.add_finding(self, node, text, fix)
+
+    # ------------------------------------------------------------------ documentation
+    @classmethod
+    def documentation(cls) -> str:
+        return inspect.cleandoc(cls.__doc__ or "")
+
+    @classmethod
+    def doc_sections(cls) -> dict[str, str]:
+        sections: dict[str, str] = {}
+        current = None
+        for line in cls.documentation().splitlines():
+            if line.startswith("## "):
+                current = line[3:].strip()
+                sections[current] = ""
+            elif current is not None:
+                sections[current] += line + "\n"
+        return {k: v.strip("\n") for k, v in sections.items()}
+
+    @classmethod
+    def summary(cls) -> str:
+        """First sentence of 'What it does'."""
+        what = cls.doc_sections().get("What it does", "").replace("\n", " ").strip()
+        return what.split(". ")[0].rstrip(".") + "." if what else cls.message

@@ -1,0 +1,236 @@
+from __future__ import annotations
+
+from typing import Optional
+
+import libcst as cst
+
+from ...facts.containers import attr_is_plain_container, container_holding, empty_container
+from ...facts.kinds import MODULE
+from ...facts.nodes import self_attribute, walk
+from ...rule import SAFE, Fix, Rule
+
+_FILL_METHODS = {"append": 0, "insert": 1, "add": 0, "extend": 0, "update": 0, "setdefault": 1}
+_REPLACEMENT = {"list": "ModuleList", "tuple": "ModuleList", "set": "ModuleList", "dict": "ModuleDict"}
+_REGISTERING_CALLS = frozenset({"add_module", "register_module", "setattr"})
+
+
+class ModuleInPlainContainer(Rule):
+    """
+    ## What it does
+    Finds sub-modules of an `nn.Module` kept in a plain `list`, `tuple`, `set` or `dict` attribute: a
+    literal or comprehension of layer constructions, `list(...)` of them, a local list of layers assigned
+    to `self`, or an attribute initialised empty and then filled with `append`, `extend`, `+=` or
+    `self.x[k] = layer`.
+
+    ## Why is this bad?
+    `nn.Module` registers a child only when a Module (or an `nn.ModuleList` / `nn.ModuleDict`) is assigned
+    to an attribute. Layers inside a plain container are invisible to it: `parameters()` skips them, so
+    the optimizer never updates them; `.to(device)` / `.cuda()` do not move them, so the forward fails
+    on a GPU or silently runs them on the CPU; `state_dict()` does not save them, so a checkpoint loses
+    them; `model.eval()` does not reach their dropout and batch-norm layers. Training runs without an
+    error and those layers never learn.
+
+    ## Example
+    ```python
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.layers = [nn.Linear(8, 8) for _ in range(4)]
+    ```
+
+    ## Use instead
+    ```python
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.layers = nn.ModuleList([nn.Linear(8, 8) for _ in range(4)])
+    ```
+    Use `nn.ModuleDict` for a dict with string keys, and `nn.Sequential` when the layers are applied in order.
+
+    ## Fix safety
+    Safe, for a list literal or comprehension, a local list of layers, an empty list filled later, and a
+    dict literal with string keys: wrapping in `nn.ModuleList` / `nn.ModuleDict` changes registration
+    only, and indexing, iteration, `len` and `append` keep working. No fix is offered for tuples, sets
+    and other dicts, whose behaviour would change.
+    """
+
+    code = "TL101"
+    name = "module-in-plain-container"
+    message = ("sub-modules kept in a plain {container} are not registered (not in parameters(), "
+               "not moved by .to(), not saved); use nn.{replacement}")
+    fix_availability = SAFE
+
+    # ------------------------------------------------------------------ self.x = [Module(), ...]
+    def visit_Assign(self, node: cst.Assign) -> None:
+        ctx = self.ctx
+        if not ctx.in_module_class or ctx.current_function is None:
+            return
+        self_name = ctx.func_stack[-1].self_name
+        for target in node.targets:
+            t = target.target
+            attr = self_attribute(t, self_name)
+            if attr is not None:
+                self._check_attr_value(attr, node.value)
+            elif isinstance(t, cst.Subscript):
+                owner_attr = self_attribute(t.value, self_name)
+                if owner_attr is not None and ctx.kind_of(node.value) == MODULE:
+                    self._check_fill(owner_attr, node.value)
+
+    def _check_attr_value(self, attr: str, value: cst.BaseExpression) -> None:
+        ctx = self.ctx
+        if not self._attr_stays_plain(attr):
+            return
+        container = container_holding(ctx, value, self._is_module)
+        if container is not None:
+            self._report(value, container, self._wrap_fix(value, container))
+            return
+        if isinstance(value, cst.Name):
+            container = self._local_container_of_modules(value.value)
+            if container is not None:
+                self._report(value, container, self._wrap_fix(value, container))
+
+    def _attr_stays_plain(self, attr: str) -> bool:
+        cls = self.ctx.current_class
+        return cls is not None and _all_plain_or_names(self.ctx, cls, attr)
+
+    # ------------------------------------------------------------------ self.x.append(Module())
+    def visit_Call(self, node: cst.Call) -> None:
+        ctx = self.ctx
+        func = node.func
+        if not (isinstance(func, cst.Attribute) and func.attr.value in _FILL_METHODS):
+            return
+        if not ctx.in_module_class or ctx.current_function is None:
+            return
+        attr = self_attribute(func.value, ctx.func_stack[-1].self_name)
+        if attr is None:
+            return
+        index = _FILL_METHODS[func.attr.value]
+        if len(node.args) <= index:
+            return
+        arg = node.args[index].value
+        if func.attr.value in ("extend", "update"):
+            if container_holding(ctx, arg, self._is_module) is None:
+                return
+        elif not self._is_module(arg):
+            return
+        self._check_fill(attr, arg)
+
+    def visit_AugAssign(self, node: cst.AugAssign) -> None:
+        ctx = self.ctx
+        if not isinstance(node.operator, cst.AddAssign) or not ctx.in_module_class or ctx.current_function is None:
+            return
+        attr = self_attribute(node.target, ctx.func_stack[-1].self_name)
+        if attr is not None and container_holding(ctx, node.value, self._is_module) is not None:
+            self._check_fill(attr, node.value)
+
+    def _check_fill(self, attr: str, reported: cst.CSTNode) -> None:
+        ctx = self.ctx
+        cls = ctx.current_class
+        container = attr_is_plain_container(ctx, cls, attr) if cls is not None else None
+        if container is None:
+            return
+        fix = None
+        if container == "list":
+            inits = [v for v in _attr_values(cls, attr) if empty_container(ctx, v) == "list"]
+            if inits:
+                fix = self._make_fix([(v, self._wrapped(None, "ModuleList")) for v in inits])
+        self._report(reported, container, fix)
+
+    # ------------------------------------------------------------------ helpers
+    def _is_module(self, node: cst.BaseExpression) -> bool:
+        """A module built here and registered nowhere else: a construction, or a local name bound to one
+        that is not also assigned to an attribute or passed to a call. ``self.a`` is already registered."""
+        if isinstance(node, cst.Attribute) or self.ctx.kind_of(node) != MODULE:
+            return False
+        if isinstance(node, cst.Name):
+            return not self._name_registered_elsewhere(node.value)
+        return True
+
+    def _name_registered_elsewhere(self, name: str) -> bool:
+        func = self.ctx.current_function
+        if func is None:
+            return True
+        for sub in walk(func.body, into_scopes=False):
+            if isinstance(sub, cst.Assign) and isinstance(sub.value, cst.Name) and sub.value.value == name \
+                    and any(isinstance(t.target, cst.Attribute) for t in sub.targets):
+                return True
+            if isinstance(sub, cst.Call):
+                f = sub.func
+                if isinstance(f, cst.Attribute) and f.attr.value in _FILL_METHODS:
+                    continue
+                if any(isinstance(a.value, cst.Name) and a.value.value == name for a in sub.args):
+                    return True
+        return False
+
+    def _report(self, node: cst.CSTNode, container: str, fix: Optional[Fix]) -> None:
+        self.report(node, container=container, replacement=_REPLACEMENT[container], fix=fix)
+
+    def _local_container_of_modules(self, name: str) -> Optional[str]:
+        """A local list built from layers in this function and used nowhere else."""
+        func = self.ctx.current_function
+        container, holds = None, False
+        for sub in walk(func.body, into_scopes=False):
+            if isinstance(sub, cst.Assign):
+                if any(isinstance(t.target, cst.Name) and t.target.value == name for t in sub.targets):
+                    kind = empty_container(self.ctx, sub.value)
+                    held = container_holding(self.ctx, sub.value, self._is_module)
+                    if kind is None and held is None:
+                        return None
+                    container = kind or held
+                    holds = holds or held is not None
+            elif isinstance(sub, cst.Call):
+                f = sub.func
+                if isinstance(f, cst.Attribute) and isinstance(f.value, cst.Name) and f.value.value == name:
+                    method = f.attr.value
+                    if method in _FILL_METHODS and len(sub.args) > _FILL_METHODS[method]:
+                        arg = sub.args[_FILL_METHODS[method]].value
+                        if method in ("extend", "update"):
+                            holds = holds or container_holding(self.ctx, arg, self._is_module) is not None
+                        else:
+                            holds = holds or self._is_module(arg)
+                    continue
+                callee = f.attr.value if isinstance(f, cst.Attribute) else getattr(f, "value", None)
+                if callee in _REGISTERING_CALLS:
+                    return None
+                if any(isinstance(a.value, cst.Name) and a.value.value == name for a in sub.args):
+                    return None  # passed on, e.g. nn.Sequential(*layers): registered there
+            elif isinstance(sub, cst.AugAssign) and isinstance(sub.target, cst.Name) and sub.target.value == name:
+                holds = holds or container_holding(self.ctx, sub.value, self._is_module) is not None
+            elif isinstance(sub, cst.Return) and sub.value is not None and isinstance(sub.value, cst.Name) \
+                    and sub.value.value == name:
+                return None
+        return container if holds and container in ("list", "dict") else None
+
+    def _wrapped(self, value: Optional[cst.BaseExpression], cls_name: str) -> Optional[cst.Call]:
+        nn = self.ctx.imports.local_name_for("torch.nn")
+        if nn is None:
+            return None
+        func = cst.parse_expression(f"{nn}.{cls_name}")
+        return cst.Call(func=func, args=[cst.Arg(value=value)] if value is not None else [])
+
+    def _make_fix(self, pairs) -> Optional[Fix]:
+        if any(new is None for _old, new in pairs):
+            return None
+        return Fix(SAFE, pairs, "wrap in an nn container")
+
+    def _wrap_fix(self, value: cst.BaseExpression, container: str) -> Optional[Fix]:
+        if container == "list" and isinstance(value, (cst.List, cst.ListComp, cst.Name)):
+            return self._make_fix([(value, self._wrapped(value, "ModuleList"))])
+        if container == "dict" and isinstance(value, cst.Dict) and all(
+                isinstance(el, cst.DictElement) and isinstance(el.key, cst.SimpleString) for el in value.elements):
+            return self._make_fix([(value, self._wrapped(value, "ModuleDict"))])
+        return None
+
+
+def _attr_values(cls: cst.ClassDef, attr: str):
+    from ...facts.containers import self_attr_values
+
+    return list(self_attr_values(cls, attr))
+
+
+def _all_plain_or_names(ctx, cls: cst.ClassDef, attr: str) -> bool:
+    """No assignment of ``self.<attr>`` in the class wraps it in a registering container."""
+    for value in _attr_values(cls, attr):
+        if isinstance(value, cst.Call) and ctx.kind_of(value) == MODULE:
+            return False
+    return True

@@ -1,0 +1,124 @@
+from __future__ import annotations
+
+from typing import Optional
+
+import libcst as cst
+
+from ... import torch_facts
+from ...facts.kinds import TENSOR, torch_function_name
+from ...facts.nodes import is_literal_false, is_literal_true, keyword_arg, self_attribute
+from ...rule import UNSAFE, Fix, Rule
+
+
+def requires_grad_factory(ctx, node: cst.BaseExpression) -> Optional[cst.Arg]:
+    """The ``requires_grad=`` argument of a torch factory call that turns it on, else None."""
+    if not isinstance(node, cst.Call):
+        return None
+    name = torch_function_name(ctx.resolve(node.func))
+    if name is None or name not in torch_facts.TENSOR_FACTORIES:
+        return None
+    arg = keyword_arg(node, "requires_grad")
+    if arg is None or is_literal_false(arg.value):
+        return None
+    return arg
+
+
+def is_requires_grad_call(ctx, node: cst.BaseExpression) -> bool:
+    """``<tensor>.requires_grad_()`` or ``.requires_grad_(True)`` on a value known to be a tensor."""
+    if not (isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute)
+            and node.func.attr.value == "requires_grad_"):
+        return False
+    if node.args and not is_literal_true(node.args[0].value):
+        return False
+    return ctx.kind_of(node.func.value) == TENSOR
+
+
+class TensorInsteadOfParameter(Rule):
+    """
+    ## What it does
+    Finds a tensor made trainable by hand and stored on an `nn.Module` while it is built:
+    `self.w = torch.randn(3, requires_grad=True)`, `self.w = torch.zeros(3).requires_grad_()`, or
+    `self.w = torch.zeros(3)` followed by `self.w.requires_grad = True` / `self.w.requires_grad_()`.
+
+    ## Why is this bad?
+    Only `nn.Parameter` attributes are registered. A plain tensor with `requires_grad=True` gets a
+    `.grad` after `backward()`, but `model.parameters()` does not yield it, so an optimizer built from
+    the model never updates it; `state_dict()` does not save it; `.to(device)` / `.cuda()` do not move
+    it, and `.double()` / `.half()` do not cast it. The model trains, minus this weight.
+
+    ## Example
+    ```python
+    class Scale(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = torch.ones(3, requires_grad=True)
+    ```
+
+    ## Use instead
+    ```python
+    class Scale(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = nn.Parameter(torch.ones(3))
+    ```
+
+    ## Fix safety
+    Unsafe: the tensor becomes a parameter, so it appears in `parameters()` and in `state_dict()`.
+    Code that added it to an optimizer by hand would now list it twice (torch raises), and
+    checkpoints written before the fix lack the new key.
+    """
+
+    code = "TL103"
+    name = "tensor-instead-of-parameter"
+    message = ("tensor '{attr}' with requires_grad is not a registered parameter: the optimizer never sees it, "
+               "state_dict() does not save it, .to() does not move it; use nn.Parameter(...)")
+    fix_availability = UNSAFE
+    triggers = ("requires_grad",)
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        ctx = self.ctx
+        if not ctx.in_init:
+            return
+        self_name = ctx.func_stack[-1].self_name
+        for target in node.targets:
+            t = target.target
+            attr = self_attribute(t, self_name)
+            if attr is not None:
+                value = node.value
+                arg = requires_grad_factory(ctx, value)
+                if arg is not None:
+                    self.report(value, attr=attr, fix=self._fix_factory(value, arg))
+                elif is_requires_grad_call(ctx, value):
+                    self.report(value, attr=attr, fix=self._fix_wrap(value, value.func.value))
+            elif isinstance(t, cst.Attribute) and t.attr.value == "requires_grad" and is_literal_true(node.value):
+                owner = self_attribute(t.value, self_name)
+                if owner is not None and ctx.kinds.self_attr_kind(owner) == TENSOR:
+                    self.report(t, attr=owner)
+
+    def visit_Expr(self, node: cst.Expr) -> None:
+        ctx = self.ctx
+        call = node.value
+        if not ctx.in_init or not isinstance(call, cst.Call) or not isinstance(call.func, cst.Attribute):
+            return
+        if call.func.attr.value != "requires_grad_" or (call.args and not is_literal_true(call.args[0].value)):
+            return
+        owner = self_attribute(call.func.value, ctx.func_stack[-1].self_name)
+        if owner is not None and ctx.kinds.self_attr_kind(owner) == TENSOR:
+            self.report(call, attr=owner)
+
+    def _parameter_call(self, inner: cst.BaseExpression) -> Optional[cst.Call]:
+        nn = self.ctx.imports.local_name_for("torch.nn")
+        if nn is None:
+            return None
+        return cst.Call(func=cst.parse_expression(f"{nn}.Parameter"), args=[cst.Arg(value=inner)])
+
+    def _fix_factory(self, call: cst.Call, arg: cst.Arg) -> Optional[Fix]:
+        args = [a for a in call.args if a is not arg]
+        if args:
+            args[-1] = args[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
+        wrapped = self._parameter_call(call.with_changes(args=args))
+        return Fix(UNSAFE, [(call, wrapped)], "wrap in nn.Parameter") if wrapped is not None else None
+
+    def _fix_wrap(self, call: cst.Call, tensor: cst.BaseExpression) -> Optional[Fix]:
+        wrapped = self._parameter_call(tensor)
+        return Fix(UNSAFE, [(call, wrapped)], "wrap in nn.Parameter") if wrapped is not None else None
