@@ -11,7 +11,7 @@ def rule_record(rule) -> dict:
     return {
         "code": rule.code,
         "name": rule.name,
-        "summary": rule.summary(),
+        "summary": rule.one_line(),
         "message": rule.message,
         "default": rule.default_enabled,
         "fix": rule.fix_availability,
@@ -59,7 +59,7 @@ def readme_rule_table() -> str:
     for r in all_rules():
         default = "on" if r.default_enabled else "off"
         fix = {"safe": "safe", "unsafe": "unsafe", None: "—"}[r.fix_availability]
-        summary = r.summary().replace("|", "\\|")
+        summary = r.one_line().replace("|", "\\|")
         lines.append(f"| {r.code} | `{r.name}` | {summary} | {default} | {fix} |")
     return "\n".join(lines) + "\n"
 

@@ -55,6 +55,7 @@ class Rule:
     code: ClassVar[str] = ""
     name: ClassVar[str] = ""
     message: ClassVar[str] = ""
+    summary: ClassVar[str] = ""  # one line for tables: what the rule finds
     default_enabled: ClassVar[bool] = True
     fix_availability: ClassVar[Optional[str]] = None  # SAFE, UNSAFE or None
     # The rule can only fire when the file text contains one of these strings (cheap prefilter).
@@ -87,7 +88,9 @@ class Rule:
         return {k: v.strip("\n") for k, v in sections.items()}
 
     @classmethod
-    def summary(cls) -> str:
-        """First sentence of 'What it does'."""
+    def one_line(cls) -> str:
+        """The rule's one-line summary (its ``summary``, else the first sentence of 'What it does')."""
+        if cls.summary:
+            return cls.summary
         what = cls.doc_sections().get("What it does", "").replace("\n", " ").strip()
         return what.split(". ")[0].rstrip(".") + "." if what else cls.message

@@ -79,6 +79,7 @@ class LoopVariableRebound(Rule):
 
     code = "TL201"
     name = "loop-variable-rebound"
+    summary = "Assigning to the loop variable of a `parameters()`/`modules()` loop changes nothing."
     message = "assigning to loop variable '{var}' does not change the {what} in the model; {advice}"
     triggers = ("parameters(", "buffers(", "modules(", "children(", "state_dict(")
 

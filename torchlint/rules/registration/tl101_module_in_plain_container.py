@@ -56,6 +56,7 @@ class ModuleInPlainContainer(Rule):
 
     code = "TL101"
     name = "module-in-plain-container"
+    summary = "Layers kept in a plain list, tuple, set or dict attribute are never registered."
     message = ("sub-modules kept in a plain {container} are not registered (not in parameters(), "
                "not moved by .to(), not saved); use nn.{replacement}")
     fix_availability = SAFE

@@ -70,6 +70,7 @@ class TensorInsteadOfParameter(Rule):
 
     code = "TL103"
     name = "tensor-instead-of-parameter"
+    summary = "A tensor with `requires_grad=True` stored on a Module is not a parameter."
     message = ("tensor '{attr}' with requires_grad is not a registered parameter: the optimizer never sees it, "
                "state_dict() does not save it, .to() does not move it; use nn.Parameter(...)")
     fix_availability = UNSAFE

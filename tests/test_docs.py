@@ -1,0 +1,34 @@
+"""Every rule is documented in ruff's shape, and the README's rule table is generated from the rules."""
+import pathlib
+import sys
+
+import pytest
+
+from torchlint.docs import missing_sections
+from torchlint.rules import all_rules
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.parametrize("rule", all_rules(), ids=lambda r: r.code)
+def test_rule_has_every_section(rule):
+    assert missing_sections(rule) == []
+    assert rule.code and rule.name and rule.message and rule.one_line()
+    assert rule.name == rule.name.lower() and " " not in rule.name
+    assert rule.fix_availability in (None, "safe", "unsafe")
+
+
+def test_readme_rule_table_is_generated():
+    sys.path.insert(0, str(ROOT / "tools"))
+    try:
+        import update_readme
+    finally:
+        sys.path.pop(0)
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert update_readme.render(text) == text, "run: python tools/update_readme.py"
+
+
+def test_readme_lists_every_rule():
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    for rule in all_rules():
+        assert f"| {rule.code} |" in text
