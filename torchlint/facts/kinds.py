@@ -28,6 +28,8 @@ MODULE_SELF_METHODS = frozenset({
     "type", "to_empty", "share_memory", "xpu", "ipu", "mtia",
 })
 _PRETRAINED_NON_MODELS = ("Tokenizer", "Processor", "Config", "FeatureExtractor", "ImageProcessor", "Pipeline")
+# Parameter-free torch modules whose forward depends on train/eval mode (besides every *Dropout*).
+TRAINING_DEPENDENT_NAMES = frozenset({"RReLU"})
 # Known parameter attributes of torch layers.
 LAYER_PARAMETER_ATTRS = frozenset({"weight", "bias", "in_proj_weight", "in_proj_bias"})
 
@@ -89,6 +91,21 @@ class KindResolver:
                         break
         self._class_params_cache[class_name] = result
         return result
+
+    def construction_matters(self, node: cst.BaseExpression) -> bool:
+        """A Module construction whose registration matters: it holds (or may hold) parameters, or
+        behaves differently in train and eval mode (dropout). ``nn.ReLU()``, a loss, an empty
+        ``nn.Sequential()`` lose nothing by not being registered."""
+        if not isinstance(node, cst.Call):
+            return False
+        cls = self.module_class_of(node.func)
+        if cls is None:
+            return False
+        if cls in torch_facts.CONTAINER_CLASSES:
+            return bool(node.args)
+        if self.class_has_parameters(cls) is not False:
+            return True
+        return cls.rsplit(".", 1)[-1] in TRAINING_DEPENDENT_NAMES or "Dropout" in cls
 
     def constructs_parameterised_module(self, node: cst.BaseExpression) -> bool:
         if not isinstance(node, cst.Call):

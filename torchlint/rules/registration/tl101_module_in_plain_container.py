@@ -145,7 +145,27 @@ class ModuleInPlainContainer(Rule):
             return False
         if isinstance(node, cst.Name):
             return not self._name_registered_elsewhere(node.value)
+        if isinstance(node, cst.Call):
+            return self.ctx.kinds.construction_matters(node)
         return True
+
+    def _registers_by_hand(self) -> bool:
+        """The method calls ``self.add_module`` / ``register_module`` / ``setattr``: layers kept in a
+        list for convenience are registered there too (transformers' PredictionBlock does this)."""
+        func = self.ctx.current_function
+        cached = getattr(self, "_by_hand", None)
+        if cached is not None and cached[0] is func:
+            return cached[1]
+        found = False
+        for sub in walk(func.body, into_scopes=False):
+            if isinstance(sub, cst.Call):
+                f = sub.func
+                name = f.attr.value if isinstance(f, cst.Attribute) else getattr(f, "value", None)
+                if name in _REGISTERING_CALLS:
+                    found = True
+                    break
+        self._by_hand = (func, found)
+        return found
 
     def _name_registered_elsewhere(self, name: str) -> bool:
         func = self.ctx.current_function
@@ -164,6 +184,8 @@ class ModuleInPlainContainer(Rule):
         return False
 
     def _report(self, node: cst.CSTNode, container: str, fix: Optional[Fix]) -> None:
+        if self._registers_by_hand():
+            return
         self.report(node, container=container, replacement=_REPLACEMENT[container], fix=fix)
 
     def _local_container_of_modules(self, name: str) -> Optional[str]:
