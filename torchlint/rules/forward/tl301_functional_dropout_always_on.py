@@ -1,0 +1,180 @@
+from __future__ import annotations
+
+from typing import Optional
+
+import libcst as cst
+
+from ...facts.nodes import walk
+from ...rule import SAFE, Fix, Rule
+
+_DROPOUT_FUNCTIONS = frozenset({
+    "torch.nn.functional.dropout", "torch.nn.functional.dropout1d", "torch.nn.functional.dropout2d",
+    "torch.nn.functional.dropout3d",
+})
+_SDPA = frozenset({"torch.nn.functional.scaled_dot_product_attention"})
+_NAMES = frozenset({"dropout", "dropout1d", "dropout2d", "dropout3d", "scaled_dot_product_attention"})
+_TRAINING_POSITION = 2  # F.dropout(input, p, training, inplace)
+_DROPOUT_P_POSITION = 4  # F.scaled_dot_product_attention(query, key, value, attn_mask, dropout_p, ...)
+
+
+def _is_zero(node: cst.BaseExpression) -> bool:
+    if isinstance(node, cst.Integer):
+        return node.evaluated_value == 0
+    if isinstance(node, cst.Float):
+        return node.evaluated_value == 0.0
+    return False
+
+
+def mentions_training(node: cst.CSTNode) -> bool:
+    """The expression reads a ``training`` flag (``self.training``, ``training``, ``module.training``)."""
+    for sub in walk(node):
+        if isinstance(sub, cst.Attribute) and sub.attr.value == "training":
+            return True
+        if isinstance(sub, cst.Name) and sub.value in ("training", "train", "is_training"):
+            return True
+    return False
+
+
+class FunctionalDropoutAlwaysOn(Rule):
+    """
+    ## What it does
+    Inside a method of an `nn.Module`, finds `F.dropout`, `F.dropout1d`, `F.dropout2d` and `F.dropout3d`
+    called without a `training` argument (keyword or third positional), and
+    `F.scaled_dot_product_attention(..., dropout_p=<non-zero>)` whose dropout probability does not depend
+    on `self.training`.
+
+    The rule stays silent when the method reads a training flag anywhere (`if self.training:`,
+    `dropout_p = self.p if self.training else 0.0`, an early `if not self.training: return`), on an
+    explicit `training=` value (`training=True` is deliberate Monte-Carlo dropout), on `p=0`, and outside
+    Module classes. `torch.dropout(input, p, train)` is not checked: its `train` argument is required, so
+    leaving it out raises a `TypeError` instead of silently misbehaving.
+
+    ## Why is this bad?
+    The functional dropouts default to `training=True`, and `scaled_dot_product_attention` applies
+    `dropout_p` whenever it is non-zero. Neither knows about the module's mode, so `model.eval()` does
+    not turn them off: evaluation and inference stay random, accuracy drops, and two runs on the same
+    input disagree. Unlike `nn.Dropout`, nothing reports the mistake.
+
+    ## Example
+    ```python
+    class Block(nn.Module):
+        def forward(self, x):
+            return F.dropout(self.fc(x), p=0.1)
+    ```
+
+    ## Use instead
+    ```python
+    class Block(nn.Module):
+        def forward(self, x):
+            return F.dropout(self.fc(x), p=0.1, training=self.training)
+    ```
+    For attention: `F.scaled_dot_product_attention(q, k, v, dropout_p=self.p if self.training else 0.0)`.
+
+    ## Fix safety
+    Safe: the call is in a method of the Module, whose first parameter is the module itself, so
+    `training=self.training` (or `dropout_p=<p> if self.training else 0.0`) keeps training behaviour as
+    it was and only turns the dropout off in eval mode, which is what `model.eval()` promises.
+    """
+
+    code = "TL301"
+    name = "functional-dropout-always-on"
+    summary = "Functional dropout (or SDPA `dropout_p`) without `self.training` stays on after `model.eval()`."
+    message = "{call} ignores model.eval(): dropout stays active at inference; pass {advice}"
+    fix_availability = SAFE
+    triggers = ("dropout",)
+
+    def __init__(self, ctx) -> None:
+        super().__init__(ctx)
+        self._training_cache: tuple[Optional[cst.CSTNode], bool] = (None, False)
+
+    def visit_Call(self, node: cst.Call) -> None:
+        func = node.func
+        name = func.attr.value if isinstance(func, cst.Attribute) else func.value if isinstance(func, cst.Name) else None
+        if name not in _NAMES:
+            return
+        ctx = self.ctx
+        if not ctx.in_module_class or ctx.current_function is None:
+            return
+        self_name = ctx.func_stack[-1].self_name
+        if self_name is None:
+            return
+        qualified = ctx.resolve(func)
+        if qualified in _DROPOUT_FUNCTIONS:
+            self._check_dropout(node, name, self_name)
+        elif qualified in _SDPA:
+            self._check_sdpa(node, self_name)
+
+    # ------------------------------------------------------------------ checks
+    def _function_reads_training(self) -> bool:
+        func = self.ctx.current_function
+        cached_func, cached = self._training_cache
+        if cached_func is func:
+            return cached
+        result = mentions_training(func.body)
+        self._training_cache = (func, result)
+        return result
+
+    def _check_dropout(self, node: cst.Call, name: str, self_name: str) -> None:
+        positional = 0
+        p_value = None
+        for arg in node.args:
+            if arg.star:
+                return  # *args / **kwargs may carry training
+            if arg.keyword is None:
+                if positional == 1:
+                    p_value = arg.value
+                positional += 1
+            elif arg.keyword.value == "training":
+                return
+            elif arg.keyword.value == "p":
+                p_value = arg.value
+        if positional > _TRAINING_POSITION:
+            return
+        if p_value is not None and _is_zero(p_value):
+            return
+        if self._function_reads_training():
+            return
+        self.report(node, call=f"F.{name}(...) without training=", advice=f"training={self_name}.training",
+                    fix=self._add_training_fix(node, self_name))
+
+    def _check_sdpa(self, node: cst.Call, self_name: str) -> None:
+        value = None
+        positional = 0
+        for arg in node.args:
+            if arg.star:
+                return
+            if arg.keyword is None:
+                if positional == _DROPOUT_P_POSITION:
+                    value = arg.value
+                positional += 1
+            elif arg.keyword.value == "dropout_p":
+                value = arg.value
+        if value is None or _is_zero(value) or mentions_training(value):
+            return
+        if self._function_reads_training():
+            return
+        self.report(node, call="scaled_dot_product_attention(dropout_p=...)",
+                    advice=f"dropout_p=<p> if {self_name}.training else 0.0",
+                    fix=self._condition_fix(value, self_name))
+
+    # ------------------------------------------------------------------ fixes
+    @staticmethod
+    def _add_training_fix(node: cst.Call, self_name: str) -> Fix:
+        new_arg = cst.Arg(keyword=cst.Name("training"), value=cst.parse_expression(f"{self_name}.training"),
+                          equal=cst.AssignEqual(whitespace_before=cst.SimpleWhitespace(""),
+                                                whitespace_after=cst.SimpleWhitespace("")))
+        args = list(node.args)
+        if args:
+            last = args[-1]
+            new_arg = new_arg.with_changes(comma=last.comma)
+            args[-1] = last.with_changes(comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")))
+        args.append(new_arg)
+        return Fix(SAFE, [(node, node.with_changes(args=args))], f"pass training={self_name}.training")
+
+    @staticmethod
+    def _condition_fix(value: cst.BaseExpression, self_name: str) -> Fix:
+        body = value
+        if isinstance(value, (cst.IfExp, cst.Lambda, cst.NamedExpr)):
+            body = value.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])
+        new = cst.IfExp(test=cst.parse_expression(f"{self_name}.training"), body=body, orelse=cst.Float("0.0"))
+        return Fix(SAFE, [(value, new)], f"use dropout_p only when {self_name}.training")
