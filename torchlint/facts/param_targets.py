@@ -1,0 +1,173 @@
+"""Loop variables bound to a model's own objects, and known layer parameters (used by TL202-TL206).
+
+``for p in model.parameters()`` binds ``p`` to a real Parameter; ``for m in model.modules()`` binds ``m``
+to a real Module. A loop variable counts only while the loop body never rebinds it.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Optional
+
+import libcst as cst
+
+from .. import torch_facts
+from .kinds import LAYER_PARAMETER_ATTRS, iter_self_assignments
+from .nodes import walk
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..engine import Context
+
+# iteration method -> (what the items are, whether items are (name, value) pairs)
+LOOP_METHODS = {
+    "parameters": ("parameter", False), "named_parameters": ("parameter", True),
+    "modules": ("module", False), "named_modules": ("module", True),
+    "children": ("module", False), "named_children": ("module", True),
+}
+
+
+def unwrap_iterable(node: cst.BaseExpression) -> tuple[cst.BaseExpression, bool]:
+    """``list(x)`` / ``tuple(x)`` -> x; ``enumerate(x)`` -> (x, True) meaning items are (index, item)."""
+    enumerated = False
+    for _ in range(3):
+        if isinstance(node, cst.Call) and isinstance(node.func, cst.Name) and len(node.args) >= 1 \
+                and not node.args[0].star and node.args[0].keyword is None:
+            if node.func.value in ("list", "tuple", "reversed", "sorted") and len(node.args) == 1:
+                node = node.args[0].value
+                continue
+            if node.func.value == "enumerate" and not enumerated:
+                enumerated = True
+                node = node.args[0].value
+                continue
+        break
+    return node, enumerated
+
+
+def model_iteration(node: cst.BaseExpression) -> Optional[tuple[str, str, bool, cst.Call]]:
+    """For ``X.parameters()`` and friends (possibly inside list()/enumerate()): (method, what, named, call)
+    plus whether enumerate wraps it is folded into ``named`` handling by :func:`loop_bindings`."""
+    inner, _ = unwrap_iterable(node)
+    if isinstance(inner, cst.Call) and isinstance(inner.func, cst.Attribute):
+        method = inner.func.attr.value
+        if method in LOOP_METHODS:
+            what, named = LOOP_METHODS[method]
+            return method, what, named, inner
+    return None
+
+
+def loop_bindings(node: cst.For) -> Optional[dict]:
+    """For a loop over a model iteration: {"method", "what", "value": name or None, "key": name or None}."""
+    found = model_iteration(node.iter)
+    if found is None:
+        return None
+    method, what, named, call = found
+    _inner, enumerated = unwrap_iterable(node.iter)
+    target = node.target
+    if enumerated:
+        if not (isinstance(target, (cst.Tuple, cst.List)) and len(target.elements) == 2):
+            return None
+        target = target.elements[1].value
+    value = key = None
+    if named:
+        if isinstance(target, (cst.Tuple, cst.List)) and len(target.elements) == 2:
+            k, v = target.elements[0].value, target.elements[1].value
+            key = k.value if isinstance(k, cst.Name) else None
+            value = v.value if isinstance(v, cst.Name) else None
+    elif isinstance(target, cst.Name):
+        value = target.value
+    if value is None and key is None:
+        return None
+    return {"method": method, "what": what, "value": value, "key": key, "call": call}
+
+
+def rebinds(body: cst.CSTNode, name: str) -> bool:
+    """``name`` is assigned anywhere below ``body`` (assignment, augmented assignment, loop/with/except
+    target, walrus, del, import, nested def)."""
+    for sub in walk(body):
+        targets = ()
+        if isinstance(sub, cst.Assign):
+            targets = [t.target for t in sub.targets]
+        elif isinstance(sub, (cst.AnnAssign, cst.AugAssign)):
+            targets = [sub.target]
+        elif isinstance(sub, (cst.For, cst.CompFor)):
+            targets = [sub.target]
+        elif isinstance(sub, cst.NamedExpr):
+            targets = [sub.target]
+        elif isinstance(sub, cst.WithItem) and sub.asname is not None:
+            targets = [sub.asname.name]
+        elif isinstance(sub, cst.ExceptHandler) and sub.name is not None:
+            targets = [sub.name.name]
+        elif isinstance(sub, cst.Del):
+            targets = [sub.target]
+        elif isinstance(sub, (cst.FunctionDef, cst.ClassDef)) and sub.name.value == name:
+            return True
+        for target in targets:
+            if _binds(target, name):
+                return True
+    return False
+
+
+def _binds(target: cst.BaseExpression, name: str) -> bool:
+    if isinstance(target, cst.Name):
+        return target.value == name
+    if isinstance(target, (cst.Tuple, cst.List)):
+        return any(_binds(el.value, name) for el in target.elements)
+    if isinstance(target, cst.StarredElement):
+        return _binds(target.value, name)
+    return False
+
+
+class LoopTracker:
+    """Active loop variables bound to model objects. Call ``enter`` from ``visit_For`` and ``leave`` from
+    ``leave_For``; ``lookup(name)`` answers (what, method, kind of binding) for the innermost loop."""
+
+    def __init__(self) -> None:
+        self.active: list[tuple[cst.For, str, str, dict]] = []  # (loop, name, role, info)
+
+    def enter(self, node: cst.For, roles=("value", "key")) -> None:
+        info = loop_bindings(node)
+        if info is None:
+            return
+        for role in roles:
+            name = info[role]
+            if name is not None and not rebinds(node.body, name):
+                self.active.append((node, name, role, info))
+
+    def leave(self, node: cst.For) -> None:
+        while self.active and self.active[-1][0] is node:
+            self.active.pop()
+
+    def lookup(self, name: str) -> Optional[tuple[str, dict, cst.For]]:
+        """(role, info, loop) for the innermost active loop binding ``name``."""
+        for loop, bound, role, info in reversed(self.active):
+            if bound == name:
+                return role, info, loop
+        return None
+
+
+# ---------------------------------------------------------------------- known layer parameters
+def layer_class_of_value(ctx: "Context", value: cst.BaseExpression) -> Optional[str]:
+    """Qualified torch class of a construction ``nn.Linear(...)`` that holds parameters, else None."""
+    if isinstance(value, cst.Call):
+        cls = ctx.kinds.module_class_of(value.func)
+        if cls is not None and cls in torch_facts.MODULES_WITH_PARAMETERS:
+            return cls
+    return None
+
+
+def self_attr_layer_class(ctx: "Context", attr: str) -> Optional[str]:
+    """The torch layer class every assignment of ``self.<attr>`` in the current class constructs."""
+    cls = ctx.current_class
+    if cls is None:
+        return None
+    found = set()
+    for name, value in iter_self_assignments(cls):
+        if name == attr:
+            if isinstance(value, cst.Name) and value.value == "None":
+                continue
+            found.add(layer_class_of_value(ctx, value))
+    if len(found) == 1:
+        return next(iter(found))
+    return None
+
+
+def is_layer_parameter_attr(node: cst.BaseExpression) -> bool:
+    return isinstance(node, cst.Attribute) and node.attr.value in LAYER_PARAMETER_ATTRS
