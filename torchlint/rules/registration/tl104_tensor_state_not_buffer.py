@@ -1,0 +1,152 @@
+from __future__ import annotations
+
+from typing import Optional
+
+import libcst as cst
+
+from ...facts.kinds import TENSOR, iter_self_assignments, iter_self_method_calls
+from ...facts.nodes import keyword_arg, self_attribute, walk
+from ...rule import UNSAFE, Fix, Rule
+from .tl103_tensor_instead_of_parameter import is_requires_grad_call, requires_grad_factory
+
+_REGISTRATIONS = ("register_buffer", "register_parameter", "add_module")
+
+
+class TensorStateNotBuffer(Rule):
+    """
+    ## What it does
+    Finds tensor state that an `nn.Module` creates while it is built and stores as a plain attribute:
+    `self.running_mean = torch.zeros(3)`, `self.mask = torch.tril(torch.ones(n, n))`,
+    `self.mins = bounds.clone()` (with `bounds: torch.Tensor`), or a local tensor assigned to `self`.
+
+    Silent on assignments outside `__init__` (and the helper methods it calls), such as caches written
+    in `forward`; on `None` placeholders and non-tensor values; on aliases of other attributes
+    (`self.orig = self.inv_freq`); on tensors passed in as arguments and stored as they are; on names
+    also given to `register_buffer`; and on tensors whose gradient flag the code sets (a
+    `requires_grad=` argument, `self.w.requires_grad = True` later): TL103 owns those, so a line never
+    gets both codes.
+
+    ## Why is this bad?
+    Only parameters and buffers belong to a Module's state. A tensor kept in a plain attribute is not
+    in `state_dict()`, so a checkpoint silently loses it; `.double()` / `.half()` do not cast it; and
+    `.to(device)` / `.cuda()` do not move it, so on a GPU the forward fails with "Expected all tensors
+    to be on the same device" (or the code quietly copies it every step).
+
+    ## Example
+    ```python
+    class Norm(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.running_mean = torch.zeros(3)
+    ```
+
+    ## Use instead
+    ```python
+    class Norm(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.register_buffer("running_mean", torch.zeros(3))
+    ```
+    Pass `persistent=False` for derived constants (masks, frequency tables) that should move and cast
+    with the module but stay out of checkpoints.
+
+    ## Fix safety
+    Unsafe: the tensor becomes a persistent buffer, so `state_dict()` gains a key and loading a
+    checkpoint written before the fix with `strict=True` fails with a missing key; a later assignment
+    of a non-tensor value to the attribute raises `TypeError`. The fix is offered only when the
+    attribute is assigned once in the class (otherwise `register_buffer` would raise
+    `KeyError: attribute already exists`).
+    """
+
+    code = "TL104"
+    name = "tensor-state-not-buffer"
+    summary = "Tensor state stored as a plain Module attribute is not saved, cast or moved."
+    message = ("tensor '{attr}' is a plain attribute: not in state_dict(), not cast by .double()/.half(), "
+               "not moved by .to(device); use self.register_buffer(\"{attr}\", ...)")
+    fix_availability = UNSAFE
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        ctx = self.ctx
+        if len(node.targets) != 1 or not ctx.in_init:
+            return
+        self_name = ctx.func_stack[-1].self_name
+        attr = self_attribute(node.targets[0].target, self_name)
+        if attr is None:
+            return
+        value = node.value
+        if isinstance(value, (cst.Attribute, cst.Subscript)) or ctx.kind_of(value) != TENSOR:
+            return
+        if requires_grad_factory(ctx, value) is not None or is_requires_grad_call(ctx, value) \
+                or (isinstance(value, cst.Call) and keyword_arg(value, "requires_grad") is not None):
+            return  # TL103's territory: the author decided about gradients
+        if isinstance(value, cst.Name) and not self._created_locally(value.value):
+            return
+        cls = ctx.current_class
+        if attr in self._registered_names(cls) or attr in self._grad_enabled_names(cls):
+            return
+        self.report(value, attr=attr, fix=self._fix(node, cls, attr, self_name))
+
+    # ------------------------------------------------------------------ helpers
+    def _created_locally(self, name: str) -> bool:
+        """The local name is bound in this function, only to new tensors (not a parameter, not an alias)."""
+        func = self.ctx.current_function
+        params = func.params
+        for group in (params.posonly_params, params.params, params.kwonly_params):
+            if any(p.name.value == name for p in group):
+                return False
+        found = False
+        for sub in walk(func.body, into_scopes=False):
+            if isinstance(sub, cst.Assign) and any(
+                    isinstance(t.target, cst.Name) and t.target.value == name for t in sub.targets):
+                if isinstance(sub.value, (cst.Name, cst.Attribute, cst.Subscript)):
+                    return False
+                found = True
+            elif isinstance(sub, (cst.AugAssign, cst.AnnAssign)) and isinstance(sub.target, cst.Name) \
+                    and sub.target.value == name:
+                return False
+        return found
+
+    def _registered_names(self, cls: cst.ClassDef) -> set:
+        cached = getattr(self, "_registered", None)
+        if cached is not None and cached[0] is cls:
+            return cached[1]
+        names = set()
+        for _method, args in iter_self_method_calls(cls, _REGISTRATIONS):
+            if args and isinstance(args[0].value, cst.SimpleString):
+                value = args[0].value.evaluated_value
+                if isinstance(value, str):
+                    names.add(value)
+        # also register_buffer calls that are not statements of their own, or use f-strings
+        for sub in walk(cls.body):
+            if isinstance(sub, cst.Call) and isinstance(sub.func, cst.Attribute) \
+                    and sub.func.attr.value in _REGISTRATIONS and sub.args:
+                first = sub.args[0].value
+                if isinstance(first, cst.SimpleString) and isinstance(first.evaluated_value, str):
+                    names.add(first.evaluated_value)
+        self._registered = (cls, names)
+        return names
+
+    def _grad_enabled_names(self, cls: cst.ClassDef) -> set:
+        """Attributes later made trainable (``self.w.requires_grad = True`` / ``requires_grad_()``): TL103."""
+        cached = getattr(self, "_grad_enabled", None)
+        if cached is not None and cached[0] is cls:
+            return cached[1]
+        names = set()
+        for sub in walk(cls.body):
+            target = None
+            if isinstance(sub, cst.Attribute) and sub.attr.value in ("requires_grad", "requires_grad_"):
+                target = sub.value
+            if isinstance(target, cst.Attribute) and isinstance(target.value, cst.Name):
+                names.add(target.attr.value)
+        self._grad_enabled = (cls, names)
+        return names
+
+    def _fix(self, node: cst.Assign, cls: cst.ClassDef, attr: str, self_name: str) -> Optional[Fix]:
+        if sum(1 for name, _v in iter_self_assignments(cls) if name == attr) != 1:
+            return None
+        call = cst.Call(
+            func=cst.Attribute(value=cst.Name(self_name), attr=cst.Name("register_buffer")),
+            args=[cst.Arg(value=cst.SimpleString(f'"{attr}"'),
+                          comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))),
+                  cst.Arg(value=node.value)])
+        return Fix(UNSAFE, [(node, cst.Expr(value=call, semicolon=node.semicolon))], "register as a buffer")
