@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+import libcst as cst
+
+from ...facts.nodes import walk
+from ...rule import Rule
+
+# Calls inside an override that still go through Module.__call__ (and so run the hooks).
+_DELEGATES = frozenset({"__call__", "_call_impl", "_wrapped_call_impl"})
+
+
+class CallOverridden(Rule):
+    """
+    ## What it does
+    Finds an `nn.Module` subclass that defines `__call__` and does not delegate to the Module's own
+    `__call__` (`super().__call__(...)`, `nn.Module.__call__(self, ...)`, `self._call_impl(...)`).
+
+    Silent on classes that are not Modules and on overrides that only add type hints or logging around
+    `super().__call__(...)`.
+
+    ## Why is this bad?
+    `nn.Module.__call__` is where forward pre-hooks, forward hooks and backward hooks run, and where
+    `torch.compile`, FSDP, DDP, pruning, quantization observers and `torch.utils.hooks` plug in. A
+    subclass that replaces `__call__` bypasses all of them: `register_forward_hook` returns a handle and
+    the hook never runs, and wrappers relying on hooks silently do nothing.
+
+    ## Example
+    ```python
+    class Scale(nn.Module):
+        def __call__(self, x):
+            return x * 2
+    ```
+
+    ## Use instead
+    ```python
+    class Scale(nn.Module):
+        def forward(self, x):
+            return x * 2
+    ```
+
+    ## Fix safety
+    No fix is offered: renaming `__call__` to `forward` changes the class, and other code may call it
+    by name.
+    """
+
+    code = "TL304"
+    name = "call-overridden"
+    summary = "An nn.Module subclass that defines `__call__` never runs its hooks; implement `forward`."
+    message = "{cls} overrides nn.Module.__call__: forward/backward hooks never run; implement forward() instead"
+    triggers = ("__call__",)
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        if node.name.value != "__call__":
+            return
+        ctx = self.ctx
+        if ctx.method_name != "__call__" or not ctx.in_module_class:
+            return
+        for sub in walk(node.body, into_scopes=False):
+            if isinstance(sub, cst.Attribute) and sub.attr.value in _DELEGATES:
+                return
+        self.report(node.name, cls=ctx.current_class.name.value)
