@@ -1,0 +1,96 @@
+from __future__ import annotations
+
+from typing import Optional
+
+import libcst as cst
+
+from ... import torch_facts
+from ...rule import SAFE, Fix, Rule
+
+# Fully qualified deprecated alias -> qualified in-place function it forwards to.
+_CLIP = {
+    "torch.nn.utils.clip_grad_norm": "torch.nn.utils.clip_grad_norm_",
+    "torch.nn.utils.clip_grad.clip_grad_norm": "torch.nn.utils.clip_grad.clip_grad_norm_",
+}
+DEPRECATED = dict(_CLIP)
+for _name in torch_facts.DEPRECATED_INIT_ALIASES:
+    DEPRECATED[f"torch.nn.init.{_name}"] = f"torch.nn.init.{_name}_"
+_LAST_NAMES = frozenset(q.rsplit(".", 1)[-1] for q in DEPRECATED)
+
+
+class DeprecatedInitAlias(Rule):
+    """
+    ## What it does
+    Finds uses of the deprecated `torch.nn.init` aliases without the trailing underscore (`normal`,
+    `uniform`, `constant`, `xavier_normal`, `xavier_uniform`, `kaiming_normal`, `kaiming_uniform`,
+    `orthogonal`, `sparse`, `dirac`, `eye`) and of `torch.nn.utils.clip_grad_norm`, however they were
+    imported (`nn.init.normal`, `from torch.nn import init`, `import torch.nn.init as init`,
+    `from torch.nn.init import xavier_uniform`). `torch.normal` (sampling) and functions of the same
+    name that do not come from `torch.nn.init` are never reported.
+
+    ## Why is this bad?
+    These names are deprecated wrappers around the in-place functions: every call emits a
+    `FutureWarning` ("`nn.init.normal` is now deprecated in favor of `nn.init.normal_`") and they are
+    slated for removal, at which point the code fails with an `AttributeError`. The name without an
+    underscore also hides that the tensor is modified in place.
+
+    ## Example
+    ```python
+    nn.init.xavier_uniform(layer.weight)
+    torch.nn.utils.clip_grad_norm(model.parameters(), 1.0)
+    ```
+
+    ## Use instead
+    ```python
+    nn.init.xavier_uniform_(layer.weight)
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    ```
+
+    ## Fix safety
+    Safe: each alias only warns and forwards its arguments to the underscore function, so appending
+    the underscore changes nothing but the warning. A name imported directly
+    (`from torch.nn.init import normal`) is fixed only when the file can name the underscore form
+    through an existing import (`torch`, `nn`, `init` or the function itself); otherwise the import has
+    to be changed by hand.
+    """
+
+    code = "TL209"
+    name = "deprecated-init-alias"
+    summary = "Deprecated `nn.init` / `clip_grad_norm` aliases without the trailing underscore."
+    message = "'{alias}' is a deprecated alias that warns on every call and will be removed; use '{fixed}'"
+    fix_availability = SAFE
+    triggers = ("init", "clip_grad_norm")
+
+    def visit_Attribute(self, node: cst.Attribute) -> None:
+        attr = node.attr.value
+        if attr not in _LAST_NAMES:
+            return
+        qualified = self.ctx.resolve(node)
+        target = DEPRECATED.get(qualified) if qualified else None
+        if target is None:
+            return
+        parent = self.ctx.parent()
+        if isinstance(parent, (cst.ImportAlias, cst.ImportFrom, cst.Import)):
+            return
+        if isinstance(parent, cst.AssignTarget) and parent.target is node:
+            return
+        fix = Fix(SAFE, [(node.attr, cst.Name(attr + "_"))], f"use {attr}_")
+        self.report(node, alias=attr, fixed=attr + "_", fix=fix)
+
+    def visit_Name(self, node: cst.Name) -> None:
+        if node.value not in _LAST_NAMES:
+            return
+        parent = self.ctx.parent()
+        # only a name used as a value: called, or passed as a callback
+        if not ((isinstance(parent, cst.Call) and parent.func is node)
+                or (isinstance(parent, cst.Arg) and parent.value is node)):
+            return
+        qualified = self.ctx.resolve(node)
+        target = DEPRECATED.get(qualified) if qualified else None
+        if target is None:
+            return
+        fix: Optional[Fix] = None
+        local = self.ctx.imports.local_name_for(target)
+        if local is not None:
+            fix = Fix(SAFE, [(node, cst.parse_expression(local))], f"use {local}")
+        self.report(node, alias=node.value, fixed=node.value + "_", fix=fix)
