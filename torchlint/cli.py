@@ -21,7 +21,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="torchlint",
         description="Static checks for PyTorch model code: mistakes that run without an error while training "
                     "silently goes wrong.",
-        epilog="Exit codes: 0 no findings, 1 findings, 2 usage or internal error. "
+        epilog="Exit codes: 0 no findings (or all fixed), 1 findings remain, 2 configuration, usage or internal "
+               "error. "
                "Subcommands: 'torchlint check PATH...' (the default), 'torchlint rule CODE', 'torchlint rules'.",
     )
     parser.add_argument("--version", action="version", version=f"torchlint {__version__}")
@@ -41,14 +42,21 @@ def _add_check_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--select", type=_comma_list, default=None, help="rule codes or prefixes to enable (TL1, TL101, ALL)")
     p.add_argument("--extend-select", type=_comma_list, default=[], help="codes to enable on top of the selection")
     p.add_argument("--ignore", type=_comma_list, default=[], help="rule codes or prefixes to disable")
-    p.add_argument("--stdin-filename", default=None, help="the path to report for code read from standard input")
+    p.add_argument("--stdin-filename", default=None,
+                   help="the path of the code read from standard input: reported, and matched by per-file-ignores "
+                        "and excludes")
     p.add_argument("--exit-zero", action="store_true", help="exit 0 even when there are findings")
-    p.add_argument("--output-format", choices=("text", "json"), default="text")
+    p.add_argument("--output-format", choices=("text", "json", "sarif", "github"), default="text",
+                   help="text (default), json, sarif (GitHub code scanning) or github (Actions annotations)")
     p.add_argument("-o", "--output-file", default=None, help="write the report to this file")
+    p.add_argument("--config", default=None, metavar="FILE",
+                   help="read settings from this file instead of the nearest pyproject.toml")
+    p.add_argument("--isolated", action="store_true", help="ignore every configuration file")
     p.add_argument("--statistics", action="store_true", help="print a count of findings per rule")
     p.add_argument("--fix", action="store_true", help="apply safe fixes")
     p.add_argument("--unsafe-fixes", action="store_true", help="with --fix/--diff, also apply unsafe fixes")
-    p.add_argument("--diff", action="store_true", help="print the fixes as a unified diff, write nothing")
+    p.add_argument("--diff", action="store_true",
+                   help="print the fixes as a unified diff, write nothing (exit 1 when there is a diff)")
     p.add_argument("-j", "--jobs", type=int, default=0, help="worker processes (default: number of CPUs)")
     p.add_argument("--quiet", "-q", action="store_true", help="no summary line")
 

@@ -1,10 +1,9 @@
+"""``--output-format json``: a list of findings shaped like ruff's JSON output (1-based columns)."""
 from __future__ import annotations
 
 import json
 
-from . import display_column
-
-DOCS_URL = "https://github.com/torchlint/torchlint/blob/main/README.md#{anchor}"
+from . import display_column, docs_url
 
 
 def to_json(d: dict) -> dict:
@@ -15,8 +14,9 @@ def to_json(d: dict) -> dict:
         "filename": d["path"],
         "location": {"row": d["line"], "column": display_column(d["col"])},
         "end_location": {"row": d["end_line"], "column": display_column(d["end_col"])},
+        # the edit's own locations are 1-based already (engine._text_edit), like ruff's
         "fix": d["fix"],
-        "url": DOCS_URL.format(anchor=d["code"].lower()),
+        "url": docs_url(d["code"]),
     }
 
 
