@@ -65,6 +65,13 @@ def verify(text: str) -> Optional[str]:
     return None
 
 
+def _keep_final_newline(old: str, new: str) -> str:
+    """libcst drops the final newline of a file whose lines end with a lone CR; put it back."""
+    if old.endswith("\r") and not new.endswith(("\r", "\n")):
+        return new + "\r"
+    return new
+
+
 def fix_text(text: str, path: str, rule_classes: Sequence[type[Rule]], *, unsafe: bool = False
              ) -> tuple[str, int, FileResult]:
     """Apply fixes until none applies (at most MAX_ROUNDS); return (new text, findings fixed, final result)."""
@@ -77,7 +84,7 @@ def fix_text(text: str, path: str, rule_classes: Sequence[type[Rule]], *, unsafe
         if not todo:
             break
         replacements, count = _choose(todo)
-        new_text = result.module.visit(_Replacer(replacements)).code
+        new_text = _keep_final_newline(text, result.module.visit(_Replacer(replacements)).code)
         if new_text == text or verify(new_text) is not None:
             break
         text, fixed = new_text, fixed + count
