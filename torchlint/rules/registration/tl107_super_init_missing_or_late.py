@@ -1,0 +1,183 @@
+from __future__ import annotations
+
+from typing import Optional
+
+import libcst as cst
+
+from ...facts.kinds import MODULE, PARAMETER
+from ...facts.nodes import self_attribute, walk
+from ...rule import Rule
+
+_ERRORS = {
+    MODULE: "AttributeError: cannot assign module before Module.__init__() call",
+    PARAMETER: "AttributeError: cannot assign parameters before Module.__init__() call",
+    "register_buffer": "AttributeError: cannot assign buffer before Module.__init__() call",
+    "register_parameter": "AttributeError: cannot assign parameter before Module.__init__() call",
+    "add_module": "AttributeError: cannot assign module before Module.__init__() call",
+    "register_module": "AttributeError: cannot assign module before Module.__init__() call",
+}
+
+
+def _super_init_call(node: cst.Call, self_name: str) -> Optional[str]:
+    """``super().__init__(...)`` -> "super"; ``super(C, self).__init__`` -> "C";
+    ``Base.__init__(self, ...)`` -> "base"; else None."""
+    func = node.func
+    if not (isinstance(func, cst.Attribute) and func.attr.value == "__init__"):
+        return None
+    owner = func.value
+    if isinstance(owner, cst.Call) and isinstance(owner.func, cst.Name) and owner.func.value == "super":
+        if not owner.args:
+            return "super"
+        first = owner.args[0].value
+        return first.value if isinstance(first, cst.Name) else "super"
+    if node.args and isinstance(node.args[0].value, cst.Name) and node.args[0].value.value == self_name \
+            and isinstance(owner, (cst.Name, cst.Attribute)):
+        return "base"
+    return None
+
+
+class SuperInitMissingOrLate(Rule):
+    """
+    ## What it does
+    Finds an `nn.Module` subclass whose own `__init__` never calls `super().__init__()` (or
+    `Base.__init__(self)`, or `super(Cls, self).__init__()`), one that assigns a sub-module or a
+    parameter (or calls `register_buffer` / `register_parameter` / `add_module`) before that call, and
+    `super(Other, self).__init__()` naming a class that is not the enclosing one.
+
+    Silent on plain values (ints, strings, tensors) assigned before the call, which works, and on
+    classes without an `__init__` of their own.
+
+    ## Why is this bad?
+    `nn.Module.__init__` creates the dictionaries that hold parameters, buffers and sub-modules. Before
+    it runs, assigning a layer raises `AttributeError: cannot assign module before Module.__init__()
+    call` (`cannot assign parameters ...` for an `nn.Parameter`, `cannot assign buffer ...` for
+    `register_buffer`). Without the call at all, the first `model(x)` or `model.parameters()` raises
+    `AttributeError: '<Cls>' object has no attribute '_parameters'` (or `'_backward_hooks'`), far from
+    the cause. `super(Other, self)` starts the method lookup after `Other`: when `Other` is not in the
+    class's MRO it raises `TypeError: super(type, obj): obj must be an instance or subtype of type`,
+    and when it is an ancestor the `__init__` of every class between is skipped — usually a copy-paste
+    slip.
+
+    ## Example
+    ```python
+    class Net(nn.Module):
+        def __init__(self):
+            self.fc = nn.Linear(4, 4)
+            super().__init__()
+    ```
+
+    ## Use instead
+    ```python
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(4, 4)
+    ```
+
+    ## Fix safety
+    No automatic fix: moving the call may change what the parent's `__init__` sees.
+    """
+
+    code = "TL107"
+    name = "super-init-missing-or-late"
+    summary = "A Module's `__init__` does not call `super().__init__()` first (or names the wrong class)."
+    message = "{what}: it raises {error}; call super().__init__() first in __init__"
+    triggers = ("__init__",)
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        ctx = self.ctx
+        if node.name.value != "__init__" or not ctx.in_module_class or ctx.method_name != "__init__":
+            return
+        self_name = ctx.func_stack[-1].self_name
+        if self_name is None:
+            return
+        cls = ctx.current_class
+        self._state = None
+        found = None
+        for sub in walk(node.body, into_scopes=False):
+            if isinstance(sub, cst.Call):
+                kind = _super_init_call(sub, self_name)
+                if kind is not None:
+                    found = sub
+                    if kind not in ("super", "base") and kind != cls.name.value:
+                        self.report(sub.func.value, message=(
+                            f"super({kind}, self) in class '{cls.name.value}': it raises TypeError: "
+                            f"super(type, obj): obj must be an instance or subtype of type, or skips the "
+                            f"__init__ of the classes before '{kind}'; use super().__init__()"))
+                    break
+        if found is None:
+            if self._delegates(node, self_name):
+                return
+            error = self._first_registration_error(node, self_name)
+            self.report(node.name, what=f"'{cls.name.value}.__init__' never calls super().__init__()",
+                        error=error or f"AttributeError: '{cls.name.value}' object has no attribute "
+                                       f"'_parameters' on first use")
+            return
+        self._state = [node, found, False]
+
+    def visit_Call(self, node: cst.Call) -> None:
+        state = getattr(self, "_state", None)
+        if state is not None and node is state[1]:
+            state[2] = True
+
+    def leave_FunctionDef(self, node: cst.FunctionDef) -> None:
+        state = getattr(self, "_state", None)
+        if state is not None and state[0] is node:
+            self._state = None
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        if not self._before_super():
+            return
+        self_name = self.ctx.func_stack[-1].self_name
+        for target in node.targets:
+            attr = self_attribute(target.target, self_name)
+            if attr is not None:
+                kind = self.ctx.kind_of(node.value)
+                if kind in (MODULE, PARAMETER):
+                    what = "sub-module" if kind == MODULE else "parameter"
+                    self.report(node, what=f"{what} '{attr}' assigned before super().__init__()",
+                                error=_ERRORS[kind])
+                    return
+
+    def visit_Expr(self, node: cst.Expr) -> None:
+        if not self._before_super():
+            return
+        call = node.value
+        if isinstance(call, cst.Call) and isinstance(call.func, cst.Attribute) \
+                and call.func.attr.value in _ERRORS and self.ctx.is_self(call.func.value):
+            method = call.func.attr.value
+            self.report(node, what=f"self.{method}(...) called before super().__init__()", error=_ERRORS[method])
+
+    # ------------------------------------------------------------------ helpers
+    def _before_super(self) -> bool:
+        state = getattr(self, "_state", None)
+        return state is not None and not state[2] and self.ctx.current_function is state[0]
+
+    def _delegates(self, func: cst.FunctionDef, self_name: str) -> bool:
+        """``__init__`` hands ``self`` to something else (``self._setup()``, ``init_fn(self)``, a
+        metaclass trick): the parent's ``__init__`` may run there; stay silent."""
+        for sub in walk(func.body, into_scopes=False):
+            if isinstance(sub, cst.Call):
+                f = sub.func
+                if isinstance(f, cst.Attribute) and isinstance(f.value, cst.Name) and f.value.value == self_name:
+                    if f.attr.value not in _ERRORS and f.attr.value not in ("__setattr__",):
+                        return True
+                if any(isinstance(a.value, cst.Name) and a.value.value == self_name for a in sub.args):
+                    return True
+                if isinstance(f, cst.Attribute) and f.attr.value == "__init__":
+                    return True
+        return False
+
+    def _first_registration_error(self, func: cst.FunctionDef, self_name: str) -> Optional[str]:
+        for sub in walk(func.body, into_scopes=False):
+            if isinstance(sub, cst.Assign):
+                for target in sub.targets:
+                    if self_attribute(target.target, self_name) is not None:
+                        kind = self.ctx.kinds._static_kind(sub.value)
+                        if kind in (MODULE, PARAMETER):
+                            return _ERRORS[kind]
+            elif isinstance(sub, cst.Call) and isinstance(sub.func, cst.Attribute) \
+                    and sub.func.attr.value in _ERRORS and isinstance(sub.func.value, cst.Name) \
+                    and sub.func.value.value == self_name:
+                return _ERRORS[sub.func.attr.value]
+        return None
