@@ -1,0 +1,158 @@
+from __future__ import annotations
+
+from typing import Optional
+
+import libcst as cst
+
+from ...facts.kinds import MODULE
+from ...facts.nodes import uses_name, walk
+from ...rule import UNSAFE, Fix, Rule
+
+
+class SharedModuleInstance(Rule):
+    """
+    ## What it does
+    Finds one module instance repeated where copies were meant: `[nn.Linear(4, 4)] * 3`,
+    `3 * [block]`, `nn.Sequential(*[layer] * n)`, or a comprehension that repeats a module built
+    outside it, `nn.ModuleList([layer for _ in range(n)])`.
+
+    Silent on parameter-free modules (`[nn.ReLU()] * 2` shares nothing that learns), on lists of
+    numbers (`[hidden] * n`), on modules whose class is unknown, and on explicit weight tying by
+    attribute assignment (`self.head.weight = self.embed.weight`).
+
+    ## Why is this bad?
+    List repetition and a comprehension over a name copy the *reference*, not the module. Every
+    "layer" is the same object with one set of weights: the model has a third of the parameters you
+    think, gradients from every position accumulate into that one weight, and a 12-layer stack is
+    really one layer applied 12 times. Nothing raises.
+
+    ## Example
+    ```python
+    self.layers = nn.ModuleList([nn.Linear(4, 4)] * 3)
+    ```
+
+    ## Use instead
+    ```python
+    self.layers = nn.ModuleList([nn.Linear(4, 4) for _ in range(3)])
+    # or, from an existing instance:
+    self.layers = nn.ModuleList([copy.deepcopy(layer) for _ in range(3)])
+    ```
+
+    ## Fix safety
+    Unsafe: `[Layer(...)] * n` becomes a comprehension that constructs a new layer each time, so the
+    model gains parameters (and a different initialisation), which changes training and the
+    parameter count. Offered only for a one-element list holding a construction; a repeated name
+    needs `copy.deepcopy`, which is left to the author.
+    """
+
+    code = "TL108"
+    name = "shared-module-instance"
+    summary = "One module instance repeated by `[layer] * n` or a comprehension shares its weights."
+    message = ("{how} repeats one {cls} instance: every copy shares the same weights and gradients accumulate; "
+               "construct a new module per item ([{cls}(...) for _ in range(n)]) or use copy.deepcopy")
+    fix_availability = UNSAFE
+
+    def visit_BinaryOperation(self, node: cst.BinaryOperation) -> None:
+        if not isinstance(node.operator, cst.Multiply):
+            return
+        if isinstance(node.left, cst.List):
+            lst, count = node.left, node.right
+        elif isinstance(node.right, cst.List):
+            lst, count = node.right, node.left
+        else:
+            return
+        for el in lst.elements:
+            if not isinstance(el, cst.Element):
+                continue
+            cls = self._shared_class(el.value)
+            if cls is not None:
+                self.report(node, how="list repetition '[...] * n'", cls=cls, fix=self._fix(node, lst, count))
+                return
+
+    def visit_ListComp(self, node: cst.ListComp) -> None:
+        self._check_comprehension(node)
+
+    def visit_GeneratorExp(self, node: cst.GeneratorExp) -> None:
+        self._check_comprehension(node)
+
+    def _check_comprehension(self, node) -> None:
+        elt = node.elt
+        if not isinstance(elt, cst.Name):
+            return
+        bound = set()
+        comp = node.for_in
+        while comp is not None:
+            for sub in walk(comp.target):
+                if isinstance(sub, cst.Name):
+                    bound.add(sub.value)
+            comp = comp.inner_for_in
+        if elt.value in bound:
+            return
+        cls = self._shared_class(elt)
+        if cls is not None:
+            self.report(node, how=f"the comprehension over '{elt.value}'", cls=cls)
+
+    # ------------------------------------------------------------------ helpers
+    def _shared_class(self, value: cst.BaseExpression) -> Optional[str]:
+        """Class name of a module with parameters that ``value`` evaluates to, else None."""
+        ctx = self.ctx
+        if isinstance(value, cst.Call):
+            return self._construction_class(value)
+        if isinstance(value, cst.Name) and ctx.kind_of(value) == MODULE:
+            construction = self._binding_of(value.value)
+            if construction is not None:
+                return self._construction_class(construction)
+        return None
+
+    def _construction_class(self, call: cst.Call) -> Optional[str]:
+        kinds = self.ctx.kinds
+        if self.ctx.resolve(call.func) == "copy.deepcopy" and call.args:
+            return self._shared_class(call.args[0].value)
+        cls = kinds.module_class_of(call.func)
+        if cls is None:
+            return None
+        if kinds.class_has_parameters(cls) is True:
+            return cls.rsplit(".", 1)[-1]
+        from ... import torch_facts
+
+        if cls in torch_facts.CONTAINER_CLASSES and any(
+                isinstance(a.value, cst.Call) and self._construction_class(a.value) for a in call.args):
+            return cls.rsplit(".", 1)[-1]
+        return None
+
+    def _binding_of(self, name: str) -> Optional[cst.Call]:
+        """The single construction a local (or module-level) name is bound to, else None."""
+        scope = self.ctx.current_function
+        body = scope.body if scope is not None else None
+        if body is None:
+            stack = self.ctx.stack
+            body = stack[0] if stack else None
+        if body is None:
+            return None
+        found = None
+        for sub in walk(body, into_scopes=False):
+            if isinstance(sub, (cst.Assign, cst.AnnAssign, cst.AugAssign)):
+                targets = [t.target for t in sub.targets] if isinstance(sub, cst.Assign) else [sub.target]
+                if any(isinstance(t, cst.Name) and t.value == name for t in targets):
+                    if found is not None or not isinstance(sub.value, cst.Call):
+                        return None
+                    found = sub.value
+                elif any(not isinstance(t, (cst.Name, cst.Attribute, cst.Subscript)) and uses_name(t, name)
+                         for t in targets):
+                    return None
+            elif isinstance(sub, (cst.For, cst.CompFor)) and uses_name(sub.target, name):
+                return None
+        return found
+
+    def _fix(self, node: cst.BinaryOperation, lst: cst.List, count: cst.BaseExpression) -> Optional[Fix]:
+        if len(lst.elements) != 1 or not isinstance(lst.elements[0].value, cst.Call):
+            return None
+        value = lst.elements[0].value
+        if self.ctx.resolve(value.func) == "copy.deepcopy" or uses_name(value, "_") or uses_name(count, "_"):
+            return None
+        comp = cst.ListComp(
+            elt=value,
+            for_in=cst.CompFor(target=cst.Name("_"), iter=cst.Call(func=cst.Name("range"),
+                                                                   args=[cst.Arg(value=count)])),
+            lpar=node.lpar, rpar=node.rpar)
+        return Fix(UNSAFE, [(node, comp)], "construct a new module per item")
