@@ -410,6 +410,9 @@ def lint_source(source: Union[bytes, str], path: str = "<stdin>", rule_classes: 
     if rule_classes is None:
         from .rules import default_rules
         rule_classes = default_rules()
+    limit = sys.getrecursionlimit()
+    if limit < _RECURSION_LIMIT:
+        sys.setrecursionlimit(_RECURSION_LIMIT)  # deeply nested expressions are legal Python
     try:
         text = decode_source(source)
         active = rules_for_text(rule_classes, text)
@@ -421,6 +424,9 @@ def lint_source(source: Union[bytes, str], path: str = "<stdin>", rule_classes: 
         return FileResult(path, [], error=exc)
     except RecursionError:
         return FileResult(path, [], error=LintError(INTERNAL_ERROR, "file too deeply nested to analyse"))
+    finally:
+        if limit < _RECURSION_LIMIT:
+            sys.setrecursionlimit(limit)
     if apply_noqa and findings:
         lines = source_lines(text)
         findings = [f for f in findings
@@ -429,6 +435,5 @@ def lint_source(source: Union[bytes, str], path: str = "<stdin>", rule_classes: 
     return FileResult(path, findings, module=module, text=text)
 
 
-def raise_recursion_limit() -> None:
-    if sys.getrecursionlimit() < 20000:
-        sys.setrecursionlimit(20000)
+# Python 3.11+ keeps pure-Python recursion off the C stack, so a deeper limit is safe for our walk.
+_RECURSION_LIMIT = 12000 if sys.version_info >= (3, 11) else 4000
