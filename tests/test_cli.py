@@ -111,3 +111,33 @@ def test_readme_first_command_job():
     # `torchlint fixtures/` from the repository root prints findings and exits 1
     out = run_cli("fixtures/", cwd=ROOT)
     assert out.returncode == 1 and out.stdout
+
+
+def test_rules_listing_text_and_json():
+    from torchlint.rules import all_rules
+
+    text = run_cli("rules").stdout.decode().splitlines()
+    assert text[0].split() == ["Code", "Name", "Default", "Fix"]
+    rows = {line.split()[0]: line.split() for line in text[1:]}
+    data = json.loads(run_cli("rules", "--output-format", "json").stdout)
+    by_code = {d["code"]: d for d in data}
+    for rule in all_rules():
+        row = rows[rule.code]
+        assert row[1] == rule.name
+        assert row[2] == ("on" if rule.default_enabled else "off")
+        assert row[3] == (rule.fix_availability or "-")
+        d = by_code[rule.code]
+        assert d["name"] == rule.name and d["default"] is rule.default_enabled
+        assert d["fix"] == rule.fix_availability and d["summary"] == rule.one_line()
+
+
+def test_rule_json_has_every_section():
+    for code in ("TL101", "module-in-plain-container", "tl101"):
+        out = run_cli("rule", code, "--output-format", "json")
+        assert out.returncode == 0, out.stderr
+        data = json.loads(out.stdout)
+        assert data["code"] == "TL101"
+        for section in ("What it does", "Why is this bad?", "Example", "Use instead", "Fix safety"):
+            assert data["sections"][section].strip()
+    out = run_cli("rule", "TL999", "--output-format", "json")
+    assert out.returncode == 2 and b"unknown rule" in out.stderr and b"Traceback" not in out.stderr

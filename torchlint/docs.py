@@ -16,6 +16,7 @@ def rule_record(rule) -> dict:
         "default": rule.default_enabled,
         "fix": rule.fix_availability,
         "documentation": rule.documentation(),
+        "sections": rule.doc_sections(),
     }
 
 
@@ -44,10 +45,12 @@ def print_rules(fmt: str = "text") -> int:
         json.dump([rule_record(r) for r in rules], sys.stdout, indent=2)
         sys.stdout.write("\n")
         return 0
+    width = max([len(r.name) for r in rules] + [4])
+    print(f"{'Code':<6} {'Name':<{width}}  {'Default':<7}  Fix")
     for r in rules:
-        state = "on " if r.default_enabled else "off"
-        fix = {"safe": "fix", "unsafe": "fix (unsafe)", None: ""}[r.fix_availability]
-        print(f"{r.code}  {r.name:<36} {state}  {fix}")
+        state = "on" if r.default_enabled else "off"
+        fix = {"safe": "safe", "unsafe": "unsafe", None: "-"}[r.fix_availability]
+        print(f"{r.code:<6} {r.name:<{width}}  {state:<7}  {fix}")
     return 0
 
 
