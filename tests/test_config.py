@@ -139,3 +139,17 @@ def test_configuration_errors_exit_2_without_traceback(project, body, message):
     assert out.returncode == 2, out.stdout
     assert message in out.stderr and b"pyproject.toml" in out.stderr
     assert b"Traceback" not in out.stderr
+
+
+def test_readme_configuration_example_is_valid(tmp_path):
+    import re
+
+    from helpers import ROOT
+
+    from torchlint.config import read_config
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"```toml\n(\[tool\.torchlint\].*?)```", readme, re.S).group(1)
+    (tmp_path / "pyproject.toml").write_text(block, encoding="utf-8")
+    cfg = read_config(str(tmp_path / "pyproject.toml"))
+    assert cfg.select == ["TL"] and cfg.per_file_ignores and cfg.exclude and cfg.extend_exclude

@@ -121,3 +121,12 @@ def test_try_repo_with_the_python_language(tmp_path, env):
     subprocess.run(["git", "add", "-A"], cwd=repo, env=env, check=True)
     out = _pre_commit("try-repo", str(ROOT), "torchlint", "--files", "model.py", cwd=repo, env=env)
     assert out.returncode == 1 and b"model.py:9:23: TL101" in out.stdout, out.stdout + out.stderr
+
+
+def test_readme_snippet_uses_the_manifest_hooks():
+    import re
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    snippet = re.search(r"```yaml\n# \.pre-commit-config\.yaml\n(.*?)```", readme, re.S).group(1)
+    ids = set(re.findall(r"id: ([\w-]+)", snippet))
+    assert ids == set(_hooks())
