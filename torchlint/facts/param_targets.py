@@ -78,14 +78,15 @@ def loop_bindings(node: cst.For) -> Optional[dict]:
     return {"method": method, "what": what, "value": value, "key": key, "call": call}
 
 
-def rebinds(body: cst.CSTNode, name: str) -> bool:
-    """``name`` is assigned anywhere below ``body`` (assignment, augmented assignment, loop/with/except
-    target, walrus, del, import, nested def)."""
+def rebinds(body: cst.CSTNode, name: str, aug_rebinds: bool = True) -> bool:
+    """``name`` is assigned anywhere below ``body`` (assignment, augmented assignment unless
+    ``aug_rebinds`` is False (``p += 1`` on a tensor is in place), loop/with/except target, walrus, del,
+    nested def)."""
     for sub in walk(body):
         targets = ()
         if isinstance(sub, cst.Assign):
             targets = [t.target for t in sub.targets]
-        elif isinstance(sub, (cst.AnnAssign, cst.AugAssign)):
+        elif isinstance(sub, cst.AnnAssign) or (aug_rebinds and isinstance(sub, cst.AugAssign)):
             targets = [sub.target]
         elif isinstance(sub, (cst.For, cst.CompFor)):
             targets = [sub.target]
@@ -122,13 +123,13 @@ class LoopTracker:
     def __init__(self) -> None:
         self.active: list[tuple[cst.For, str, str, dict]] = []  # (loop, name, role, info)
 
-    def enter(self, node: cst.For, roles=("value", "key")) -> None:
+    def enter(self, node: cst.For, roles=("value", "key"), aug_rebinds: bool = True) -> None:
         info = loop_bindings(node)
         if info is None:
             return
         for role in roles:
             name = info[role]
-            if name is not None and not rebinds(node.body, name):
+            if name is not None and not rebinds(node.body, name, aug_rebinds):
                 self.active.append((node, name, role, info))
 
     def leave(self, node: cst.For) -> None:
