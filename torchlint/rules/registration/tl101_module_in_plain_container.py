@@ -4,7 +4,7 @@ from typing import Optional
 
 import libcst as cst
 
-from ...facts.containers import attr_is_plain_container, container_holding, empty_container
+from ...facts.containers import attr_is_plain_container, container_holding, empty_container, is_plain_container_expr
 from ...facts.kinds import MODULE
 from ...facts.nodes import self_attribute, walk
 from ...rule import SAFE, Fix, Rule
@@ -60,6 +60,10 @@ class ModuleInPlainContainer(Rule):
     message = ("sub-modules kept in a plain {container} are not registered (not in parameters(), "
                "not moved by .to(), not saved); use nn.{replacement}")
     fix_availability = SAFE
+    # What the container holds, and how to register it (TL102 reuses this class for parameters).
+    item_kind = MODULE
+    replacements = _REPLACEMENT
+    registering_calls = _REGISTERING_CALLS
 
     # ------------------------------------------------------------------ self.x = [Module(), ...]
     def visit_Assign(self, node: cst.Assign) -> None:
@@ -74,14 +78,14 @@ class ModuleInPlainContainer(Rule):
                 self._check_attr_value(attr, node.value)
             elif isinstance(t, cst.Subscript):
                 owner_attr = self_attribute(t.value, self_name)
-                if owner_attr is not None and ctx.kind_of(node.value) == MODULE:
+                if owner_attr is not None and ctx.kind_of(node.value) == self.item_kind:
                     self._check_fill(owner_attr, node.value)
 
     def _check_attr_value(self, attr: str, value: cst.BaseExpression) -> None:
         ctx = self.ctx
         if not self._attr_stays_plain(attr):
             return
-        container = container_holding(ctx, value, self._is_module)
+        container = container_holding(ctx, value, self._is_item)
         if container is not None:
             self._report(value, container, self._wrap_fix(value, container))
             return
@@ -110,9 +114,9 @@ class ModuleInPlainContainer(Rule):
             return
         arg = node.args[index].value
         if func.attr.value in ("extend", "update"):
-            if container_holding(ctx, arg, self._is_module) is None:
+            if container_holding(ctx, arg, self._is_item) is None:
                 return
-        elif not self._is_module(arg):
+        elif not self._is_item(arg):
             return
         self._check_fill(attr, arg)
 
@@ -121,7 +125,7 @@ class ModuleInPlainContainer(Rule):
         if not isinstance(node.operator, cst.AddAssign) or not ctx.in_module_class or ctx.current_function is None:
             return
         attr = self_attribute(node.target, ctx.func_stack[-1].self_name)
-        if attr is not None and container_holding(ctx, node.value, self._is_module) is not None:
+        if attr is not None and container_holding(ctx, node.value, self._is_item) is not None:
             self._check_fill(attr, node.value)
 
     def _check_fill(self, attr: str, reported: cst.CSTNode) -> None:
@@ -134,20 +138,23 @@ class ModuleInPlainContainer(Rule):
         if container == "list":
             inits = [v for v in _attr_values(cls, attr) if empty_container(ctx, v) == "list"]
             if inits:
-                fix = self._make_fix([(v, self._wrapped(None, "ModuleList")) for v in inits])
+                fix = self._make_fix([(v, self._wrapped(None, self.replacements["list"])) for v in inits])
         self._report(reported, container, fix)
 
     # ------------------------------------------------------------------ helpers
-    def _is_module(self, node: cst.BaseExpression) -> bool:
+    def _is_item(self, node: cst.BaseExpression) -> bool:
         """A module built here and registered nowhere else: a construction, or a local name bound to one
         that is not also assigned to an attribute or passed to a call. ``self.a`` is already registered."""
-        if isinstance(node, cst.Attribute) or self.ctx.kind_of(node) != MODULE:
+        if isinstance(node, cst.Attribute) or self.ctx.kind_of(node) != self.item_kind:
             return False
         if isinstance(node, cst.Name):
             return not self._name_registered_elsewhere(node.value)
         if isinstance(node, cst.Call):
-            return self.ctx.kinds.construction_matters(node)
+            return self._construction_counts(node)
         return True
+
+    def _construction_counts(self, node: cst.Call) -> bool:
+        return self.ctx.kinds.construction_matters(node)
 
     def _registers_by_hand(self) -> bool:
         """The method calls ``self.add_module`` / ``register_module`` / ``setattr``: layers kept in a
@@ -161,7 +168,7 @@ class ModuleInPlainContainer(Rule):
             if isinstance(sub, cst.Call):
                 f = sub.func
                 name = f.attr.value if isinstance(f, cst.Attribute) else getattr(f, "value", None)
-                if name in _REGISTERING_CALLS:
+                if name in self.registering_calls:
                     found = True
                     break
         self._by_hand = (func, found)
@@ -186,7 +193,7 @@ class ModuleInPlainContainer(Rule):
     def _report(self, node: cst.CSTNode, container: str, fix: Optional[Fix]) -> None:
         if self._registers_by_hand():
             return
-        self.report(node, container=container, replacement=_REPLACEMENT[container], fix=fix)
+        self.report(node, container=container, replacement=self.replacements[container], fix=fix)
 
     def _local_container_of_modules(self, name: str) -> Optional[str]:
         """A local list built from layers in this function and used nowhere else."""
@@ -196,7 +203,7 @@ class ModuleInPlainContainer(Rule):
             if isinstance(sub, cst.Assign):
                 if any(isinstance(t.target, cst.Name) and t.target.value == name for t in sub.targets):
                     kind = empty_container(self.ctx, sub.value)
-                    held = container_holding(self.ctx, sub.value, self._is_module)
+                    held = container_holding(self.ctx, sub.value, self._is_item)
                     if kind is None and held is None:
                         return None
                     container = kind or held
@@ -208,17 +215,17 @@ class ModuleInPlainContainer(Rule):
                     if method in _FILL_METHODS and len(sub.args) > _FILL_METHODS[method]:
                         arg = sub.args[_FILL_METHODS[method]].value
                         if method in ("extend", "update"):
-                            holds = holds or container_holding(self.ctx, arg, self._is_module) is not None
+                            holds = holds or container_holding(self.ctx, arg, self._is_item) is not None
                         else:
-                            holds = holds or self._is_module(arg)
+                            holds = holds or self._is_item(arg)
                     continue
                 callee = f.attr.value if isinstance(f, cst.Attribute) else getattr(f, "value", None)
-                if callee in _REGISTERING_CALLS:
+                if callee in self.registering_calls:
                     return None
                 if any(isinstance(a.value, cst.Name) and a.value.value == name for a in sub.args):
                     return None  # passed on, e.g. nn.Sequential(*layers): registered there
             elif isinstance(sub, cst.AugAssign) and isinstance(sub.target, cst.Name) and sub.target.value == name:
-                holds = holds or container_holding(self.ctx, sub.value, self._is_module) is not None
+                holds = holds or container_holding(self.ctx, sub.value, self._is_item) is not None
             elif isinstance(sub, cst.Return) and sub.value is not None and isinstance(sub.value, cst.Name) \
                     and sub.value.value == name:
                 return None
@@ -237,12 +244,28 @@ class ModuleInPlainContainer(Rule):
         return Fix(SAFE, pairs, "wrap in an nn container")
 
     def _wrap_fix(self, value: cst.BaseExpression, container: str) -> Optional[Fix]:
+        if self._nested(value):
+            return None  # an nn container of plain containers would raise TypeError
         if container == "list" and isinstance(value, (cst.List, cst.ListComp, cst.Name)):
-            return self._make_fix([(value, self._wrapped(value, "ModuleList"))])
+            return self._make_fix([(value, self._wrapped(value, self.replacements["list"]))])
         if container == "dict" and isinstance(value, cst.Dict) and all(
                 isinstance(el, cst.DictElement) and isinstance(el.key, cst.SimpleString) for el in value.elements):
-            return self._make_fix([(value, self._wrapped(value, "ModuleDict"))])
+            return self._make_fix([(value, self._wrapped(value, self.replacements["dict"]))])
         return None
+
+    def _nested(self, value: cst.BaseExpression) -> bool:
+        """Some element of the literal or comprehension is itself a plain container."""
+        if isinstance(value, (cst.ListComp, cst.SetComp, cst.GeneratorExp)):
+            elements = [value.elt]
+        elif isinstance(value, cst.DictComp):
+            elements = [value.value]
+        elif isinstance(value, (cst.List, cst.Tuple, cst.Set)):
+            elements = [el.value for el in value.elements if isinstance(el, cst.Element)]
+        elif isinstance(value, cst.Dict):
+            elements = [el.value for el in value.elements if isinstance(el, cst.DictElement)]
+        else:
+            return False
+        return any(is_plain_container_expr(self.ctx, el) for el in elements)
 
 
 def _attr_values(cls: cst.ClassDef, attr: str):
