@@ -4,7 +4,7 @@ from typing import Optional
 
 import libcst as cst
 
-from ...facts.kinds import TENSOR, iter_self_assignments, iter_self_method_calls
+from ...facts.kinds import MODULE, PARAMETER, TENSOR, iter_self_assignments, iter_self_method_calls
 from ...facts.nodes import keyword_arg, self_attribute, walk
 from ...rule import UNSAFE, Fix, Rule
 from .tl103_tensor_instead_of_parameter import is_requires_grad_call, requires_grad_factory
@@ -84,6 +84,9 @@ class TensorStateNotBuffer(Rule):
         cls = ctx.current_class
         if attr in self._registered_names(cls) or attr in self._grad_enabled_names(cls):
             return
+        if any(name == attr and ctx.kinds._static_kind(v) in (PARAMETER, MODULE)
+               for name, v in iter_self_assignments(cls)):
+            return  # becomes a parameter or a module later: `self.w = t; self.w = nn.Parameter(self.w)`
         self.report(value, attr=attr, fix=self._fix(node, cls, attr, self_name))
 
     # ------------------------------------------------------------------ helpers

@@ -1,0 +1,161 @@
+from __future__ import annotations
+
+from typing import Optional
+
+import libcst as cst
+
+from ...facts.kinds import PARAMETER_CLASSES, TENSOR, iter_self_assignments, iter_self_method_calls
+from ...facts.nodes import self_attribute, walk
+from ...rule import Rule
+
+_WB = frozenset({"weight", "bias"})
+# Parameters every instance of these torch layers registers (possibly as None), whatever its arguments.
+LAYER_PARAMETERS = {
+    **{f"torch.nn.{name}": _WB for name in (
+        "Linear", "Bilinear", "Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d",
+        "ConvTranspose3d", "LayerNorm", "GroupNorm", "BatchNorm1d", "BatchNorm2d", "BatchNorm3d",
+        "InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d")},
+    "torch.nn.Embedding": frozenset({"weight"}),
+    "torch.nn.PReLU": frozenset({"weight"}),
+    "torch.nn.RMSNorm": frozenset({"weight"}),
+}
+
+
+class TensorAssignedToParameterSlot(Rule):
+    """
+    ## What it does
+    Finds a plain tensor assigned to a name that is a registered parameter: `layer.weight =
+    torch.zeros(2, 2)` where `layer` is a known torch layer (a local or `self.` attribute built from
+    `nn.Linear`, `nn.Conv2d`, `nn.LayerNorm`, ...), or `self.weight = <tensor>` in a class that
+    registers `weight` as an `nn.Parameter`.
+
+    Silent for `nn.Parameter(...)` and `None` values, for values whose kind is unknown, for receivers
+    whose class is unknown, after `del self.weight` in the same method, and in `__init__` before the
+    parameter is created.
+
+    ## Why is this bad?
+    `nn.Module.__setattr__` refuses a plain tensor for a name in `_parameters`: it raises
+    `TypeError: cannot assign 'torch.FloatTensor' as parameter 'weight' (torch.nn.Parameter or None
+    expected)` at run time, typically deep inside a weight-loading or initialisation helper, far from
+    what the author meant (copy the values in, or replace the parameter).
+
+    ## Example
+    ```python
+    layer = nn.Linear(2, 2)
+    layer.weight = torch.zeros(2, 2)
+    ```
+
+    ## Use instead
+    ```python
+    layer = nn.Linear(2, 2)
+    with torch.no_grad():
+        layer.weight.copy_(torch.zeros(2, 2))
+    # or replace it: layer.weight = nn.Parameter(torch.zeros(2, 2))
+    ```
+
+    ## Fix safety
+    No automatic fix: copying values in and replacing the parameter differ (optimizer state, shape).
+    """
+
+    code = "TL106"
+    name = "tensor-assigned-to-parameter-slot"
+    summary = "A plain tensor assigned to a registered parameter's name raises TypeError."
+    message = ("'{attr}' is a registered parameter: assigning a plain tensor raises TypeError: cannot assign ... "
+               "as parameter; use `with torch.no_grad(): {target}.copy_(t)` or nn.Parameter(t)")
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        for target in node.targets:
+            t = target.target
+            if not isinstance(t, cst.Attribute):
+                continue
+            attr = t.attr.value
+            owner = t.value
+            ctx = self.ctx
+            if ctx.is_self(owner):
+                if not ctx.in_module_class or ctx.kind_of(node.value) != TENSOR:
+                    continue
+                if self._self_parameter(attr, node):
+                    self.report(node, attr=attr, target=f"{owner.value}.{attr}")
+            elif attr in _WB:
+                if ctx.kind_of(node.value) != TENSOR:
+                    continue
+                cls = self._layer_class(owner)
+                if cls is not None and attr in LAYER_PARAMETERS.get(cls, ()):
+                    self.report(node, attr=attr, target=_dotted(owner, attr) or attr)
+
+    # ------------------------------------------------------------------ helpers
+    def _self_parameter(self, attr: str, node: cst.Assign) -> bool:
+        """``self.<attr>`` is created as an nn.Parameter in the class, and this assignment does not come
+        before that (in the same method) nor after a ``del self.<attr>``."""
+        ctx = self.ctx
+        cls = ctx.current_class
+        registered = False
+        for name, value in iter_self_assignments(cls):
+            if name == attr and isinstance(value, cst.Call) and ctx.resolve(value.func) in PARAMETER_CLASSES:
+                registered = True
+        for _m, args in iter_self_method_calls(cls, ("register_parameter",)):
+            if args and isinstance(args[0].value, cst.SimpleString) and args[0].value.evaluated_value == attr:
+                registered = True
+        if not registered:
+            return False
+        func = ctx.current_function
+        self_name = ctx.func_stack[-1].self_name
+        seen_self = False
+        for sub in walk(func.body, into_scopes=False):
+            if sub is node:
+                seen_self = True
+            elif isinstance(sub, cst.Del) or (isinstance(sub, cst.Call) and isinstance(sub.func, cst.Name)
+                                               and sub.func.value == "delattr"):
+                return False
+            elif not seen_self and isinstance(sub, cst.Assign):
+                continue
+            elif seen_self and isinstance(sub, cst.Assign) and any(
+                    self_attribute(tt.target, self_name) == attr for tt in sub.targets):
+                return False  # the parameter is created after this assignment
+            elif seen_self and isinstance(sub, cst.Call) and isinstance(sub.func, cst.Attribute) \
+                    and sub.func.attr.value == "register_parameter":
+                return False
+        return True
+
+    def _layer_class(self, owner: cst.BaseExpression) -> Optional[str]:
+        ctx = self.ctx
+        if isinstance(owner, cst.Attribute) and ctx.is_self(owner.value):
+            cls = ctx.current_class
+            if cls is None or not ctx.in_module_class:
+                return None
+            values = [v for name, v in iter_self_assignments(cls) if name == owner.attr.value]
+        elif isinstance(owner, cst.Name):
+            func = ctx.current_function
+            body = func.body if func is not None else (ctx.stack[0] if ctx.stack else None)
+            if body is None:
+                return None
+            values = []
+            for sub in walk(body, into_scopes=False):
+                if isinstance(sub, cst.Assign) and any(isinstance(t.target, cst.Name) and t.target.value == owner.value
+                                                       for t in sub.targets):
+                    values.append(sub.value)
+                elif isinstance(sub, (cst.For, cst.CompFor, cst.AugAssign, cst.AnnAssign)):
+                    target = sub.target
+                    if any(isinstance(n, cst.Name) and n.value == owner.value for n in walk(target)):
+                        return None
+            if func is not None and any(p.name.value == owner.value for p in (
+                    *func.params.posonly_params, *func.params.params, *func.params.kwonly_params)):
+                return None
+        else:
+            return None
+        classes = {ctx.resolve(v.func) if isinstance(v, cst.Call) else None for v in values}
+        if len(classes) != 1:
+            return None
+        cls = classes.pop()
+        return cls if cls in LAYER_PARAMETERS else None
+
+
+def _dotted(owner: cst.BaseExpression, attr: str) -> Optional[str]:
+    parts = [attr]
+    while isinstance(owner, cst.Attribute):
+        parts.append(owner.attr.value)
+        owner = owner.value
+    if isinstance(owner, cst.Name):
+        parts.append(owner.value)
+        return ".".join(reversed(parts))
+    return None
