@@ -326,13 +326,29 @@ def decode_source(source: Union[bytes, str]) -> str:
 def parse(text: str) -> cst.Module:
     try:
         return cst.parse_module(text)
-    except cst.ParserSyntaxError as exc:
-        message = str(exc).strip().splitlines()[0] if str(exc).strip() else "invalid syntax"
-        raise LintError(SYNTAX_ERROR, f"syntax error: {message}", exc.raw_line or 1, exc.raw_column or 0) from None
     except RecursionError:
         raise LintError(SYNTAX_ERROR, "syntax error: nesting too deep to parse") from None
-    except Exception as exc:  # libcst's native parser raises other errors on some inputs
-        raise LintError(SYNTAX_ERROR, f"syntax error: {type(exc).__name__}: {exc}".strip()) from None
+    except Exception as exc:  # ParserSyntaxError, and other errors of libcst's native parser on odd input
+        raise _explain_parse_failure(text, exc) from None
+
+
+def _explain_parse_failure(text: str, exc: Exception) -> LintError:
+    """Only on failure: ask Python's own parser, whose messages are clearer, whether the file is valid."""
+    import ast
+    import warnings
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ast.parse(text)
+    except SyntaxError as err:
+        return LintError(SYNTAX_ERROR, f"syntax error: {err.msg}", err.lineno or 1, max((err.offset or 1) - 1, 0))
+    except (RecursionError, MemoryError, ValueError) as err:
+        return LintError(SYNTAX_ERROR, f"syntax error: {type(err).__name__}: {err}")
+    line = getattr(exc, "raw_line", 1) or 1
+    col = getattr(exc, "raw_column", 0) or 0
+    detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return LintError(SYNTAX_ERROR, f"cannot parse: valid Python that libcst does not support ({detail})", line, col)
 
 
 def source_lines(text: str) -> list[str]:
