@@ -4,7 +4,7 @@ from typing import Optional
 
 import libcst as cst
 
-from ...facts.kinds import MODULE, PARAMETER, TENSOR, iter_self_assignments, iter_self_method_calls
+from ...facts.kinds import MODULE, PARAMETER, PARAMETER_CLASSES, TENSOR, iter_self_assignments, iter_self_method_calls
 from ...facts.nodes import keyword_arg, self_attribute, walk
 from ...rule import UNSAFE, Fix, Rule
 from .tl103_tensor_instead_of_parameter import is_requires_grad_call, requires_grad_factory
@@ -79,6 +79,8 @@ class TensorStateNotBuffer(Rule):
         if requires_grad_factory(ctx, value) is not None or is_requires_grad_call(ctx, value) \
                 or (isinstance(value, cst.Call) and keyword_arg(value, "requires_grad") is not None):
             return  # TL103's territory: the author decided about gradients
+        if _moved_parameter(ctx, value):
+            return  # TL105's territory: nn.Parameter(t).cuda(), torch.ones(3, requires_grad=True).double()
         if isinstance(value, cst.Name) and not self._created_locally(value.value):
             return
         cls = ctx.current_class
@@ -153,3 +155,14 @@ class TensorStateNotBuffer(Rule):
                           comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))),
                   cst.Arg(value=node.value)])
         return Fix(UNSAFE, [(node, cst.Expr(value=call, semicolon=node.semicolon))], "register as a buffer")
+
+
+def _moved_parameter(ctx, value: cst.BaseExpression) -> bool:
+    from .tl105_parameter_moved_after_wrapping import MOVES
+
+    while isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute) and value.func.attr.value in MOVES:
+        value = value.func.value
+        if isinstance(value, cst.Call) and (ctx.resolve(value.func) in PARAMETER_CLASSES
+                                            or requires_grad_factory(ctx, value) is not None):
+            return True
+    return False

@@ -1,0 +1,87 @@
+from __future__ import annotations
+
+from typing import Optional
+
+import libcst as cst
+
+from ...facts.kinds import PARAMETER_CLASSES
+from ...facts.nodes import self_attribute
+from ...rule import UNSAFE, Fix, Rule
+from .tl103_tensor_instead_of_parameter import requires_grad_factory
+
+MOVES = frozenset({"to", "cuda", "cpu", "double", "float", "half", "bfloat16", "type"})
+
+
+class ParameterMovedAfterWrapping(Rule):
+    """
+    ## What it does
+    Finds `nn.Parameter(t).to(...)` and the same chain with `.cuda()`, `.cpu()`, `.double()`,
+    `.float()`, `.half()`, `.bfloat16()` or `.type(...)`; and, in an `nn.Module`, a tensor made with
+    `requires_grad=True` and then moved or cast before it is stored on `self`
+    (`self.w = torch.randn(3, requires_grad=True).cuda()`).
+
+    ## Why is this bad?
+    Moving or casting returns a *new* tensor whenever the device or dtype changes. That tensor is the
+    output of an operation: a plain, non-leaf `Tensor`, not an `nn.Parameter`. Stored on a Module it is
+    not registered (not in `parameters()`, not in `state_dict()`), and after `backward()` its `.grad`
+    stays `None` (torch warns about reading `.grad` of a non-leaf); an optimizer given it raises
+    `ValueError: can't optimize a non-leaf Tensor`. The code works on the CPU in float32, where the
+    move is a no-op, and silently stops training on a GPU or in another precision.
+
+    ## Example
+    ```python
+    self.scale = nn.Parameter(torch.ones(3)).cuda()
+    ```
+
+    ## Use instead
+    ```python
+    self.scale = nn.Parameter(torch.ones(3, device="cuda"))  # or nn.Parameter(torch.ones(3).cuda())
+    # or create it on the CPU and move the whole module: model.cuda()
+    ```
+
+    ## Fix safety
+    Unsafe: the move goes inside `nn.Parameter(...)`, so the attribute becomes a registered parameter
+    (it appears in `parameters()` and `state_dict()`, and trains).
+    """
+
+    code = "TL105"
+    name = "parameter-moved-after-wrapping"
+    summary = "`nn.Parameter(t).to(...)`/`.cuda()`/`.half()` returns a plain non-leaf tensor, not a parameter."
+    message = (".{method}() on {what} returns a plain non-leaf tensor whenever the device or dtype changes: "
+               "not a parameter, .grad stays None; move or cast inside nn.Parameter(...) or move the whole module")
+    fix_availability = UNSAFE
+    triggers = ("Parameter", "requires_grad")
+
+    def visit_Call(self, node: cst.Call) -> None:
+        func = node.func
+        if not (isinstance(func, cst.Attribute) and func.attr.value in MOVES):
+            return
+        receiver = func.value
+        if not isinstance(receiver, cst.Call):
+            return
+        ctx = self.ctx
+        if ctx.resolve(receiver.func) in PARAMETER_CLASSES:
+            self.report(node, what="nn.Parameter(...)", method=func.attr.value, fix=self._fix(node, receiver))
+        elif self._stored_on_module(node) and requires_grad_factory(ctx, receiver) is not None:
+            self.report(node, what="a requires_grad=True tensor", method=func.attr.value)
+
+    def _stored_on_module(self, node: cst.Call) -> bool:
+        ctx = self.ctx
+        if not ctx.in_module_class or ctx.current_function is None:
+            return False
+        parent = ctx.parent()
+        if not isinstance(parent, cst.Assign) or parent.value is not node:
+            return False
+        self_name = ctx.func_stack[-1].self_name
+        return any(self_attribute(t.target, self_name) is not None for t in parent.targets)
+
+    def _fix(self, node: cst.Call, param: cst.Call) -> Optional[Fix]:
+        parent = self.ctx.parent()
+        if isinstance(parent, cst.Attribute) and parent.attr.value in MOVES:
+            return None  # a chain: fix the outermost move by hand
+        if not param.args or param.args[0].keyword is not None or param.args[0].star:
+            return None
+        inner = param.args[0]
+        moved = node.with_changes(func=node.func.with_changes(value=inner.value))
+        new_param = param.with_changes(args=[inner.with_changes(value=moved), *param.args[1:]])
+        return Fix(UNSAFE, [(node, new_param)], "move or cast inside nn.Parameter(...)")
