@@ -1,0 +1,226 @@
+from __future__ import annotations
+
+from typing import Optional, Union
+
+import libcst as cst
+
+from ...facts.kinds import MODULE, PARAMETER, TENSOR
+from ...facts.nodes import keyword_arg, walk
+from ...rule import Rule
+
+# method -> (positional arguments torch passes, with with_kwargs=True, what they are)
+_MODULE_HOOKS = {
+    "register_forward_hook": (3, 4, "(module, input, output)"),
+    "register_forward_pre_hook": (2, 3, "(module, input)"),
+    "register_full_backward_hook": (3, 3, "(module, grad_input, grad_output)"),
+    "register_full_backward_pre_hook": (2, 2, "(module, grad_output)"),
+}
+_KWARGS_SHAPES = {
+    "register_forward_hook": "(module, args, kwargs, output)",
+    "register_forward_pre_hook": "(module, args, kwargs)",
+}
+_TENSOR_HOOKS = {"register_hook": (1, 1, "(grad)")}
+_METHODS = frozenset(_MODULE_HOOKS) | frozenset(_TENSOR_HOOKS) | {"register_backward_hook"}
+
+HookFunction = Union[cst.FunctionDef, cst.Lambda]
+
+
+def _positional(params: cst.Parameters) -> tuple[int, int]:
+    """(required, total) positional parameters."""
+    positional = list(params.posonly_params) + list(params.params)
+    required = sum(1 for p in positional if p.default is None)
+    return required, len(positional)
+
+
+def _returns_value(func: cst.FunctionDef) -> bool:
+    return any(isinstance(sub, cst.Return) and sub.value is not None
+               for sub in walk(func.body, into_scopes=False))
+
+
+def _rebinding(func: cst.FunctionDef, name: str) -> Optional[cst.CSTNode]:
+    """The first ``name = ...`` in the function (a plain rebinding, not an in-place change)."""
+    for sub in walk(func.body, into_scopes=False):
+        if isinstance(sub, cst.Assign):
+            for target in sub.targets:
+                if isinstance(target.target, cst.Name) and target.target.value == name:
+                    return sub
+    return None
+
+
+class HookMisuse(Rule):
+    """
+    ## What it does
+    Checks hooks registered with `register_forward_hook`, `register_forward_pre_hook`,
+    `register_full_backward_hook`, `register_full_backward_pre_hook` (on a known Module) and
+    `Tensor.register_hook` (on a known tensor or parameter), when the hook is a `def` or `lambda` found in
+    the same file (a module-level or local function, a lambda, or `self.<method>`):
+
+    - its positional parameters cannot take what torch passes: `(module, input, output)` for a forward
+      hook (plus `kwargs` with `with_kwargs=True`), `(module, input)` for a pre-hook,
+      `(module, grad_input, grad_output)` / `(module, grad_output)` for backward hooks, `(grad)` for a
+      tensor hook;
+    - a forward hook assigns a new value to its `output` parameter and returns nothing, so the new value
+      is dropped;
+    - `register_backward_hook` is used at all (deprecated).
+
+    Signatures with `*args` and hooks that cannot be resolved in the file are not checked.
+
+    ## Why is this bad?
+    A hook with the wrong arity registers without complaint and raises `TypeError` only at the first
+    forward or backward, often deep inside a training run or a serving path. Rebinding `output` inside a
+    forward hook changes a local name: torch only uses the hook's return value, so the intended change
+    (scaling, clamping, replacing the output) silently never happens. `register_backward_hook` reports
+    wrong `grad_input` values for modules whose forward has several autograd nodes, and is deprecated.
+
+    ## Example
+    ```python
+    def scale(module, output):
+        output = output * 2
+
+    model.register_forward_hook(scale)
+    model.fc.register_backward_hook(log_grads)
+    ```
+
+    ## Use instead
+    ```python
+    def scale(module, input, output):
+        return output * 2
+
+    model.register_forward_hook(scale)
+    model.fc.register_full_backward_hook(log_grads)
+    ```
+
+    ## Fix safety
+    No fix is offered: the right signature or return value depends on what the hook does.
+    """
+
+    code = "TL305"
+    name = "hook-misuse"
+    summary = "A hook with the wrong arity, a forward hook that drops its new output, or `register_backward_hook`."
+    message = "{problem}"
+    triggers = ("register_",)
+
+    def visit_Call(self, node: cst.Call) -> None:
+        func = node.func
+        if not isinstance(func, cst.Attribute) or func.attr.value not in _METHODS:
+            return
+        method = func.attr.value
+        ctx = self.ctx
+        if method == "register_backward_hook":
+            if ctx.kind_of(func.value) == MODULE:
+                self.report(func.attr, problem=(
+                    "register_backward_hook is deprecated and gives wrong grad_input for modules with several "
+                    "autograd nodes; use register_full_backward_hook"))
+            return
+        if method in _MODULE_HOOKS:
+            if ctx.kind_of(func.value) != MODULE:
+                return
+            plain, with_kwargs, shape = _MODULE_HOOKS[method]
+        else:
+            if ctx.kind_of(func.value) not in (TENSOR, PARAMETER):
+                return
+            plain, with_kwargs, shape = _TENSOR_HOOKS[method]
+        hook_arg = keyword_arg(node, "hook")
+        if hook_arg is None:
+            if not node.args or node.args[0].keyword is not None or node.args[0].star:
+                return
+            hook_arg = node.args[0]
+        expected = plain
+        kwargs_arg = keyword_arg(node, "with_kwargs")
+        if kwargs_arg is not None:
+            value = kwargs_arg.value
+            if not isinstance(value, cst.Name) or value.value not in ("True", "False"):
+                return
+            if value.value == "True":
+                expected, shape = with_kwargs, _KWARGS_SHAPES.get(method, shape)
+        if any(arg.star for arg in node.args):
+            return
+        resolved = self._resolve_hook(hook_arg.value)
+        if resolved is None:
+            return
+        hook, bound = resolved
+        params = hook.params
+        if params.star_arg is not None and isinstance(params.star_arg, cst.Param):
+            return  # *args takes anything
+        required, total = _positional(params)
+        if bound:
+            required, total = max(required - 1, 0), total - 1
+        if not (required <= expected <= total):
+            self.report(hook_arg.value, problem=(
+                f"{method} calls the hook with {_plural(expected)} {shape}; this one takes "
+                f"{_describe(required, total)}: TypeError at the first {'backward' if 'backward' in method or method == 'register_hook' else 'forward'}"))
+            return
+        if method == "register_forward_hook" and isinstance(hook, cst.FunctionDef):
+            positional = list(params.posonly_params) + list(params.params)
+            index = 2 + (1 if bound else 0)
+            if len(positional) > index:
+                output_name = positional[index].name.value
+                rebinding = _rebinding(hook, output_name)
+                if rebinding is not None and not _returns_value(hook):
+                    self.report(hook_arg.value, problem=(
+                        f"forward hook '{hook.name.value}' assigns to '{output_name}' but returns nothing: the new "
+                        f"output is dropped; return it"))
+
+    # ------------------------------------------------------------------ hook resolution
+    def _resolve_hook(self, value: cst.BaseExpression) -> Optional[tuple[HookFunction, bool]]:
+        """(the hook's definition, whether it is a bound method)."""
+        ctx = self.ctx
+        if isinstance(value, cst.Lambda):
+            return value, False
+        if isinstance(value, cst.Name):
+            name = value.value
+            if name in ctx.imports.aliases:
+                return None
+            for scope in reversed(ctx.func_stack):
+                found = _unique_def(scope.node.body, name)
+                if found is not None:
+                    return (found, False) if found is not False else None
+            module = ctx.stack[0] if ctx.stack else None
+            if isinstance(module, cst.Module):
+                found = _unique_def(module, name)
+                if found:
+                    return found, False
+            return None
+        if isinstance(value, cst.Attribute) and ctx.is_self(value.value) and ctx.current_class is not None:
+            found = _unique_def(ctx.current_class.body, value.attr.value)
+            if found:
+                if any(isinstance(d.decorator, cst.Name) and d.decorator.value in ("staticmethod", "classmethod",
+                                                                                  "property")
+                       for d in found.decorators):
+                    return None
+                return found, True
+        return None
+
+
+def _unique_def(body: Union[cst.Module, cst.BaseSuite], name: str):
+    """The only definition of ``name`` directly in this body: a def; False when the name is bound some
+    other way (or defined twice) there; None when it is not bound there at all."""
+    statements = body.body if isinstance(body, (cst.Module, cst.IndentedBlock)) else ()
+    found = None
+    for stmt in statements:
+        if isinstance(stmt, cst.FunctionDef) and stmt.name.value == name:
+            if found is not None or stmt.decorators and not _plain_decorators(stmt):
+                return False
+            found = stmt
+        elif isinstance(stmt, cst.SimpleStatementLine):
+            for small in stmt.body:
+                if isinstance(small, (cst.Assign, cst.AnnAssign)):
+                    targets = [t.target for t in small.targets] if isinstance(small, cst.Assign) else [small.target]
+                    if any(isinstance(t, cst.Name) and t.value == name for t in targets):
+                        return False
+    return found
+
+
+def _plain_decorators(func: cst.FunctionDef) -> bool:
+    return all(isinstance(d.decorator, cst.Name) and d.decorator.value in ("staticmethod", "classmethod")
+               for d in func.decorators)
+
+
+def _plural(count: int) -> str:
+    return f"{count} positional argument{'s' if count != 1 else ''}"
+
+
+def _describe(required: int, total: int) -> str:
+    if required == total:
+        return f"{total}"
+    return f"{required} to {total}"
