@@ -46,3 +46,20 @@ def test_fixed_file_registers_everything(torch_module, tmp_path):
             continue  # no automatic fix for tuples
         model = cls()
         assert sum(p.numel() for p in model.parameters()) > 0, cls.__name__
+
+
+def test_real_code_forms(torch_module):
+    """Dict comprehensions, nested lists, a list filled or returned by a helper of __init__."""
+    bad, good = load(HERE / "bad.py"), load(HERE / "good.py")
+    for cls in bad.REAL_CODE_FORMS:
+        assert list(cls().parameters()) == [], cls.__name__
+    for cls in good.REAL_CODE_FORMS:
+        assert len(list(cls().parameters())) >= 4, cls.__name__
+
+
+def test_fixed_real_code_forms(torch_module, tmp_path):
+    fixed = load_source(fixed_source(HERE / "bad.py"), "tl101_fixed_forms", tmp_path)
+    for cls in fixed.REAL_CODE_FORMS:
+        if cls.__name__ == "NestedLists":
+            continue  # nested containers: no automatic fix
+        assert len(list(cls().parameters())) >= 4, cls.__name__

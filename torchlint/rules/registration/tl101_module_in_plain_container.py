@@ -93,6 +93,30 @@ class ModuleInPlainContainer(Rule):
             container = self._local_container_of_modules(value.value)
             if container is not None:
                 self._report(value, container, self._wrap_fix(value, container))
+            return
+        container = self._helper_container(value)
+        if container is not None:
+            fix = self._make_fix([(value, self._wrapped(value, self.replacements["list"]))]) \
+                if container == "list" else None
+            self._report(value, container, fix)
+
+    def _helper_container(self, value: cst.BaseExpression) -> Optional[str]:
+        """``self.x = self._make_layers(...)`` where that method of the class builds a local list of
+        layers and returns it (and does nothing else with it)."""
+        ctx = self.ctx
+        if not (isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute)
+                and ctx.is_self(value.func.value)):
+            return None
+        name = value.func.attr.value
+        method = next((m for m in ctx.current_class.body.body
+                       if isinstance(m, cst.FunctionDef) and m.name.value == name), None)
+        if method is None or method is ctx.current_function:
+            return None
+        returned = {sub.value.value if isinstance(sub.value, cst.Name) else None
+                    for sub in walk(method.body, into_scopes=False) if isinstance(sub, cst.Return)}
+        if len(returned) != 1 or None in returned:
+            return None
+        return self._local_container_of_modules(returned.pop(), method, allow_return=True)
 
     def _attr_stays_plain(self, attr: str) -> bool:
         cls = self.ctx.current_class
@@ -195,9 +219,9 @@ class ModuleInPlainContainer(Rule):
             return
         self.report(node, container=container, replacement=self.replacements[container], fix=fix)
 
-    def _local_container_of_modules(self, name: str) -> Optional[str]:
-        """A local list built from layers in this function and used nowhere else."""
-        func = self.ctx.current_function
+    def _local_container_of_modules(self, name: str, func=None, allow_return: bool = False) -> Optional[str]:
+        """A local list built from layers in this function (or ``func``) and used nowhere else."""
+        func = func or self.ctx.current_function
         container, holds = None, False
         for sub in walk(func.body, into_scopes=False):
             if isinstance(sub, cst.Assign):
@@ -226,8 +250,8 @@ class ModuleInPlainContainer(Rule):
                     return None  # passed on, e.g. nn.Sequential(*layers): registered there
             elif isinstance(sub, cst.AugAssign) and isinstance(sub.target, cst.Name) and sub.target.value == name:
                 holds = holds or container_holding(self.ctx, sub.value, self._is_item) is not None
-            elif isinstance(sub, cst.Return) and sub.value is not None and isinstance(sub.value, cst.Name) \
-                    and sub.value.value == name:
+            elif not allow_return and isinstance(sub, cst.Return) and sub.value is not None \
+                    and isinstance(sub.value, cst.Name) and sub.value.value == name:
                 return None
         return container if holds and container in ("list", "dict") else None
 
@@ -251,6 +275,8 @@ class ModuleInPlainContainer(Rule):
         if container == "dict" and isinstance(value, cst.Dict) and all(
                 isinstance(el, cst.DictElement) and isinstance(el.key, cst.SimpleString) for el in value.elements):
             return self._make_fix([(value, self._wrapped(value, self.replacements["dict"]))])
+        if container == "dict" and isinstance(value, cst.DictComp) and _string_key(value.key):
+            return self._make_fix([(value, self._wrapped(value, self.replacements["dict"]))])
         return None
 
     def _nested(self, value: cst.BaseExpression) -> bool:
@@ -266,6 +292,12 @@ class ModuleInPlainContainer(Rule):
         else:
             return False
         return any(is_plain_container_expr(self.ctx, el) for el in elements)
+
+
+def _string_key(key: cst.BaseExpression) -> bool:
+    """A key that is a ``str`` whatever the loop yields (nn.ModuleDict needs string keys)."""
+    return isinstance(key, (cst.SimpleString, cst.FormattedString, cst.ConcatenatedString)) or (
+        isinstance(key, cst.Call) and isinstance(key.func, cst.Name) and key.func.value == "str")
 
 
 def _attr_values(cls: cst.ClassDef, attr: str):

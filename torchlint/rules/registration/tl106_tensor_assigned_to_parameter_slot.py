@@ -104,8 +104,8 @@ class TensorAssignedToParameterSlot(Rule):
         for sub in walk(func.body, into_scopes=False):
             if sub is node:
                 seen_self = True
-            elif isinstance(sub, cst.Del) or (isinstance(sub, cst.Call) and isinstance(sub.func, cst.Name)
-                                               and sub.func.value == "delattr"):
+            elif isinstance(sub, cst.Del) or (
+                    isinstance(sub, cst.Call) and isinstance(sub.func, cst.Name) and sub.func.value == "delattr"):
                 return False
             elif not seen_self and isinstance(sub, cst.Assign):
                 continue
