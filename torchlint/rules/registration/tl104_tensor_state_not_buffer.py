@@ -22,7 +22,9 @@ class TensorStateNotBuffer(Rule):
     Silent on assignments outside `__init__` (and the helper methods it calls), such as caches written
     in `forward`; on `None` placeholders and non-tensor values; on aliases of other attributes
     (`self.orig = self.inv_freq`); on tensors passed in as arguments and stored as they are; on names
-    also given to `register_buffer`; and on tensors whose gradient flag the code sets (a
+    also given to `register_buffer`; on 0-dim constants (`torch.tensor(1)`, which combine with tensors on
+    any device); on tensors created with an explicit `device=` (the code places them itself, like
+    DDP's communication buffers); and on tensors whose gradient flag the code sets (a
     `requires_grad=` argument, `self.w.requires_grad = True` later): TL103 owns those, so a line never
     gets both codes.
 
@@ -79,6 +81,8 @@ class TensorStateNotBuffer(Rule):
         if requires_grad_factory(ctx, value) is not None or is_requires_grad_call(ctx, value) \
                 or (isinstance(value, cst.Call) and keyword_arg(value, "requires_grad") is not None):
             return  # TL103's territory: the author decided about gradients
+        if _constant_scalar(value) or (isinstance(value, cst.Call) and keyword_arg(value, "device") is not None):
+            return  # a scalar constant, or a tensor the code places on a device itself
         if _moved_parameter(ctx, value):
             return  # TL105's territory: nn.Parameter(t).cuda(), torch.ones(3, requires_grad=True).double()
         if isinstance(value, cst.Name) and not self._created_locally(value.value):
@@ -166,3 +170,14 @@ def _moved_parameter(ctx, value: cst.BaseExpression) -> bool:
                                             or requires_grad_factory(ctx, value) is not None):
             return True
     return False
+
+
+def _constant_scalar(value: cst.BaseExpression) -> bool:
+    """``torch.tensor(1)``, ``torch.tensor(-0.5)``: a 0-dim constant (combines with tensors on any device)."""
+    if not (isinstance(value, cst.Call) and len(value.args) >= 1 and value.args[0].keyword is None):
+        return False
+    arg = value.args[0].value
+    if isinstance(arg, cst.UnaryOperation):
+        arg = arg.expression
+    return isinstance(arg, (cst.Integer, cst.Float)) and isinstance(value.func, cst.Attribute) \
+        and value.func.attr.value == "tensor"

@@ -42,7 +42,8 @@ class SuperInitMissingOrLate(Rule):
     Finds an `nn.Module` subclass whose own `__init__` never calls `super().__init__()` (or
     `Base.__init__(self)`, or `super(Cls, self).__init__()`), one that assigns a sub-module or a
     parameter (or calls `register_buffer` / `register_parameter` / `add_module`) before that call, and
-    `super(Other, self).__init__()` naming a class that is not the enclosing one.
+    `super(Other, self).__init__()` naming a class of the same file that is not the enclosing one and
+    not one of its ancestors (naming an ancestor on purpose, to skip its `__init__`, is left alone).
 
     Silent on plain values (ints, strings, tensors) assigned before the call, which works, and on
     classes without an `__init__` of their own.
@@ -99,7 +100,8 @@ class SuperInitMissingOrLate(Rule):
                 kind = _super_init_call(sub, self_name)
                 if kind is not None:
                     found = sub
-                    if kind not in ("super", "base") and kind != cls.name.value:
+                    if kind not in ("super", "base") and kind != cls.name.value \
+                            and self._not_an_ancestor(cls, kind):
                         self.report(sub.func.value, message=(
                             f"super({kind}, self) in class '{cls.name.value}': it raises TypeError: "
                             f"super(type, obj): obj must be an instance or subtype of type, or skips the "
@@ -149,6 +151,26 @@ class SuperInitMissingOrLate(Rule):
             self.report(node, what=f"self.{method}(...) called before super().__init__()", error=_ERRORS[method])
 
     # ------------------------------------------------------------------ helpers
+    def _not_an_ancestor(self, cls: cst.ClassDef, other: str) -> bool:
+        """``other`` is a class of this file that is not an ancestor of ``cls`` (then super() raises
+        TypeError). Naming an ancestor on purpose skips its ``__init__``: a deliberate idiom, silent."""
+        index = self.ctx.classes
+        if index.class_named(other) is None:
+            return False
+        seen, todo = set(), [cls]
+        while todo:
+            current = todo.pop()
+            for base in current.bases:
+                value = base.value.value if isinstance(base.value, cst.Subscript) else base.value
+                if isinstance(value, cst.Name):
+                    if value.value == other:
+                        return False
+                    parent = index.class_named(value.value)
+                    if parent is not None and value.value not in seen:
+                        seen.add(value.value)
+                        todo.append(parent)
+        return True
+
     def _before_super(self) -> bool:
         state = getattr(self, "_state", None)
         return state is not None and not state[2] and self.ctx.current_function is state[0]
