@@ -9,7 +9,6 @@ pip-install this repository with libcst and flake8 from the package index; that 
 needs the index and takes longer than the rest of the suite.
 """
 import os
-import pathlib
 import shutil
 import subprocess
 import sys

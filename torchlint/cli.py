@@ -39,7 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _add_check_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("paths", nargs="*", default=["."], help="files or directories; '-' reads standard input")
-    p.add_argument("--select", type=_comma_list, default=None, help="rule codes or prefixes to enable (TL1, TL101, ALL)")
+    p.add_argument("--select", type=_comma_list, default=None,
+                   help="rule codes or prefixes to enable (TL1, TL101, ALL); replaces the configured selection")
     p.add_argument("--extend-select", type=_comma_list, default=[], help="codes to enable on top of the selection")
     p.add_argument("--ignore", type=_comma_list, default=[], help="rule codes or prefixes to disable")
     p.add_argument("--stdin-filename", default=None,
