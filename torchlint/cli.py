@@ -59,6 +59,10 @@ def _add_check_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--diff", action="store_true",
                    help="print the fixes as a unified diff, write nothing (exit 1 when there is a diff)")
     p.add_argument("-j", "--jobs", type=int, default=0, help="worker processes (default: number of CPUs)")
+    p.add_argument("--no-cache", action="store_true", help="do not read or write the result cache")
+    p.add_argument("--cache-dir", default=None, metavar="DIR",
+                   help="result cache folder (default: .torchlint_cache beside the nearest pyproject.toml, "
+                        "or $TORCHLINT_CACHE_DIR)")
     p.add_argument("--quiet", "-q", action="store_true", help="no summary line")
 
 

@@ -23,6 +23,7 @@ class Options:
     # per-file-ignores: (glob pattern, codes or prefixes) pairs, patterns relative to ``root``
     per_file_ignores: tuple[tuple[str, tuple[str, ...]], ...] = ()
     root: str = ""
+    cache_root: Optional[str] = None  # result cache folder; None: no cache (always None when fixing)
 
     def codes_for(self, path: str) -> tuple[str, ...]:
         if not self.per_file_ignores:
@@ -81,7 +82,18 @@ def lint_one(path: str, display: str, options: Options, data: Optional[bytes] = 
         report.fatal = True
         report.diagnostics.append(_diagnostic(display, READ_ERROR, f"cannot read file: {exc.strerror or exc}", 1, 0))
         return report
-    rules = _rules_for(options.codes_for(display if path == STDIN else path))
+    codes = options.codes_for(display if path == STDIN else path)
+    cache = key = None
+    if options.cache_root and path != STDIN and not (options.fix or options.diff):
+        from .cache import Cache, settings_digest
+
+        cache = Cache(options.cache_root, settings_digest(codes))
+        key = cache.key(data)
+        cached = cache.load(key)
+        if cached is not None:
+            report.diagnostics = [dict(d, path=display) for d in cached]
+            return report
+    rules = _rules_for(codes)
     try:
         if options.fix or options.diff:
             result = _fix_one(path, display, data, rules, options, report, mtime)
@@ -104,6 +116,8 @@ def lint_one(path: str, display: str, options: Options, data: Optional[bytes] = 
     for f in result.findings:
         report.diagnostics.append(_diagnostic(display, f.code, f.message, f.line, f.col, f.end_line, f.end_col,
                                               f.name, f.edit))
+    if cache is not None and not report.fatal:
+        cache.store(key, [{k: v for k, v in d.items() if k != "path"} for d in report.diagnostics])
     return report
 
 
@@ -196,6 +210,10 @@ def run_check(args) -> int:
         return 2
     options = Options(tuple(r.code for r in rules), fix=args.fix, unsafe_fixes=args.unsafe_fixes, diff=args.diff,
                       per_file_ignores=tuple((p, tuple(c)) for p, c in config.per_file_ignores), root=config.root)
+    if not (args.no_cache or args.fix or args.diff):
+        from .cache import cache_root
+
+        options.cache_root = args.cache_dir or cache_root(first)
     path_filter = PathFilter(config.exclude, config.extend_exclude, config.root)
     jobs: list[tuple[str, str]] = []
     reports: list[FileReport] = []

@@ -1,0 +1,119 @@
+"""The result cache: hits on unchanged files, misses exactly on what changed, survives damage and
+concurrent writers."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+from helpers import FIXTURES, ROOT
+
+from torchlint import runner
+
+BAD = FIXTURES / "TL101" / "bad.py"
+
+
+@pytest.fixture
+def counted(monkeypatch):
+    calls = []
+    real = runner.lint_source
+
+    def counting(data, display, rules, **kw):
+        calls.append(display)
+        return real(data, display, rules, **kw)
+
+    monkeypatch.setattr(runner, "lint_source", counting)
+    return calls
+
+
+def options(cache_dir, codes=("TL101", "TL103")):
+    return runner.Options(tuple(codes), cache_root=str(cache_dir))
+
+
+def test_hit_on_unchanged_file(tmp_path, counted):
+    src = tmp_path / "m.py"
+    shutil.copy(BAD, src)
+    first = runner.lint_one(str(src), "m.py", options(tmp_path / "c"))
+    second = runner.lint_one(str(src), "m.py", options(tmp_path / "c"))
+    assert counted == ["m.py"]
+    assert first.diagnostics == second.diagnostics and first.diagnostics
+
+
+def test_changed_file_misses_and_others_still_hit(tmp_path, counted):
+    a, b = tmp_path / "a.py", tmp_path / "b.py"
+    shutil.copy(BAD, a)
+    b.write_text(BAD.read_text() + "\n# b\n")
+    for path in (a, b):
+        runner.lint_one(str(path), path.name, options(tmp_path / "c"))
+    b.write_text(BAD.read_text() + "\n# b, changed\n")
+    for path in (a, b):
+        runner.lint_one(str(path), path.name, options(tmp_path / "c"))
+    assert counted == ["a.py", "b.py", "b.py"]
+
+
+def test_changed_settings_miss(tmp_path, counted):
+    src = tmp_path / "m.py"
+    shutil.copy(BAD, src)
+    runner.lint_one(str(src), "m.py", options(tmp_path / "c", ("TL101",)))
+    report = runner.lint_one(str(src), "m.py", options(tmp_path / "c", ("TL103",)))
+    assert len(counted) == 2 and report.diagnostics == []
+
+
+def test_same_content_other_path_reports_its_own_path(tmp_path):
+    a, b = tmp_path / "a.py", tmp_path / "b.py"
+    shutil.copy(BAD, a)
+    shutil.copy(BAD, b)
+    runner.lint_one(str(a), "a.py", options(tmp_path / "c"))
+    report = runner.lint_one(str(b), "b.py", options(tmp_path / "c"))
+    assert {d["path"] for d in report.diagnostics} == {"b.py"}
+
+
+@pytest.mark.parametrize("damage", [b"", b"{not json", b'{"key": "other", "diagnostics": []}', b"\x00\xff" * 50,
+                                    b'{"key": null}'])
+def test_damaged_entry_is_ignored_and_rebuilt(tmp_path, counted, damage):
+    src = tmp_path / "m.py"
+    shutil.copy(BAD, src)
+    good = runner.lint_one(str(src), "m.py", options(tmp_path / "c"))
+    entries = [os.path.join(d, f) for d, _, fs in os.walk(tmp_path / "c") for f in fs if f.endswith(".json")]
+    assert len(entries) == 1
+    with open(entries[0], "wb") as handle:
+        handle.write(damage)
+    again = runner.lint_one(str(src), "m.py", options(tmp_path / "c"))
+    assert again.diagnostics == good.diagnostics and len(counted) == 2
+    with open(entries[0], "rb") as handle:
+        assert json.loads(handle.read())["diagnostics"]  # rebuilt
+
+
+def _cli(*args, env=None):
+    return subprocess.run([sys.executable, "-m", "torchlint", *args], capture_output=True, cwd=ROOT, env=env,
+                          timeout=300)
+
+
+def test_cli_cache_second_run_identical_and_no_cache_writes_nothing(tmp_path):
+    env = dict(os.environ, TORCHLINT_CACHE_DIR=str(tmp_path / "c"))
+    first = _cli(str(FIXTURES), env=env)
+    second = _cli(str(FIXTURES), env=env)
+    assert first.stdout == second.stdout and first.returncode == second.returncode == 1
+    assert any(f.endswith(".json") for _, _, fs in os.walk(tmp_path / "c") for f in fs)
+    env2 = dict(os.environ, TORCHLINT_CACHE_DIR=str(tmp_path / "none"))
+    assert _cli("--no-cache", str(FIXTURES), env=env2).stdout == first.stdout
+    assert not (tmp_path / "none").exists()
+
+
+def test_two_processes_share_one_cache(tmp_path):
+    env = dict(os.environ, TORCHLINT_CACHE_DIR=str(tmp_path / "c"))
+    cmd = [sys.executable, "-m", "torchlint", "-j1", str(FIXTURES)]
+    procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT, env=env)
+             for _ in range(2)]
+    outs = [p.communicate(timeout=300)[0] for p in procs]
+    reference = _cli("--no-cache", str(FIXTURES))
+    assert outs[0] == outs[1] == reference.stdout
+    for folder, _dirs, files in os.walk(tmp_path / "c"):
+        for name in files:
+            if name.endswith(".json"):
+                with open(os.path.join(folder, name), "rb") as handle:
+                    json.loads(handle.read())
+            else:
+                assert name == ".gitignore" or not name.startswith(".tmp-"), name
+    assert _cli(str(FIXTURES), env=env).stdout == reference.stdout
