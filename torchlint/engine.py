@@ -13,8 +13,8 @@ import libcst as cst
 
 from .facts.classes import ClassIndex
 from .facts.imports import ImportTable
-from .facts.nodes import FIELD_CACHE, child_fields, iter_statements
-from .facts.kinds import MODULE, TENSOR, KindResolver, is_tensor_annotation
+from .facts.nodes import FIELD_CACHE, LEAF_CLASSES, NODE_CLASSES, child_fields, iter_statements
+from .facts.kinds import MODULE, TENSOR, KindResolver, clear_class_memo, is_tensor_annotation
 from .rule import Finding, Fix, Rule
 
 SYNTAX_ERROR = "TL001"
@@ -241,40 +241,36 @@ class _Dispatch:
 
 
 def _walk(root: cst.CSTNode, ctx: Context, dispatch: _Dispatch) -> None:
+    """Depth-first over the code-bearing fields only (no whitespace, no punctuation), calling the rules'
+    handlers; leaves nobody listens to are not even entered."""
     visit, leave = dispatch.visit, dispatch.leave
     stack = ctx.stack
-    ClassDef, FunctionDef, With, For, While = cst.ClassDef, cst.FunctionDef, cst.With, cst.For, cst.While
-    Assign, AnnAssign = cst.Assign, cst.AnnAssign
+    skip = LEAF_CLASSES.difference(visit, leave)
+    node_classes = NODE_CLASSES
+    fields_of = FIELD_CACHE
+    scoped = _SCOPED
+    Assign, AnnAssign, For = cst.Assign, cst.AnnAssign, cst.For
 
     def walk(node: cst.CSTNode) -> None:
         cls = type(node)
         stack.append(node)
-        pushed_class = no_grad = 0
-        pushed_func = pushed_loop = False
-        if cls is ClassDef:
-            ctx.class_stack.append((node, ctx.classes.is_module_class(node)))
-            pushed_class = 1
-        elif cls is FunctionDef:
-            no_grad = ctx._enter_function(node)
-            pushed_func = True
-        elif cls is With:
-            if any(ctx.is_no_grad_expr(item.item) for item in node.items):
-                no_grad = 1
-                ctx.no_grad_depth += 1
-        elif cls is For or cls is While:
-            ctx.loop_stack.append(node)
-            pushed_loop = True
+        scope = scoped.get(cls)
+        if scope is not None:
+            entered = _enter_scope(ctx, node, scope)
         handlers = visit.get(cls)
         if handlers:
             for handler in handlers:
                 handler(node)
-        for name in FIELD_CACHE.get(cls) or child_fields(cls):
+        for name in fields_of.get(cls) or child_fields(cls):
             value = getattr(node, name)
-            if isinstance(value, cst.CSTNode):
-                walk(value)
-            elif type(value) is tuple or type(value) is list:
+            kind = type(value)
+            if kind in node_classes:
+                if kind not in skip:
+                    walk(value)
+            elif kind is tuple or kind is list:
                 for item in value:
-                    if isinstance(item, cst.CSTNode):
+                    kind = type(item)
+                    if kind in node_classes and kind not in skip:
                         walk(item)
         handlers = leave.get(cls)
         if handlers:
@@ -282,16 +278,40 @@ def _walk(root: cst.CSTNode, ctx: Context, dispatch: _Dispatch) -> None:
                 handler(node)
         if cls is Assign or cls is AnnAssign or cls is For:
             ctx._bind_assignment(node)
-        if pushed_class:
-            ctx.class_stack.pop()
-        if pushed_func:
-            ctx.func_stack.pop()
-        if pushed_loop:
-            ctx.loop_stack.pop()
-        ctx.no_grad_depth -= no_grad
+        if scope is not None:
+            _leave_scope(ctx, scope, entered)
         stack.pop()
 
     walk(root)
+
+
+_SCOPED = {cst.ClassDef: "class", cst.FunctionDef: "function", cst.With: "with", cst.For: "loop", cst.While: "loop"}
+
+
+def _enter_scope(ctx: Context, node: cst.CSTNode, scope: str) -> int:
+    """Push what the node opens; returns how much it added to the no-grad depth."""
+    if scope == "class":
+        ctx.class_stack.append((node, ctx.classes.is_module_class(node)))
+        return 0
+    if scope == "function":
+        return ctx._enter_function(node)
+    if scope == "with":
+        if any(ctx.is_no_grad_expr(item.item) for item in node.items):
+            ctx.no_grad_depth += 1
+            return 1
+        return 0
+    ctx.loop_stack.append(node)
+    return 0
+
+
+def _leave_scope(ctx: Context, scope: str, no_grad: int) -> None:
+    if scope == "class":
+        ctx.class_stack.pop()
+    elif scope == "function":
+        ctx.func_stack.pop()
+    elif scope == "loop":
+        ctx.loop_stack.pop()
+    ctx.no_grad_depth -= no_grad
 
 
 def _collect_declarations(module: cst.Module, ctx: Context) -> None:
@@ -383,6 +403,7 @@ def rules_for_text(rule_classes: Sequence[type[Rule]], text: str) -> list[type[R
 
 def lint_module(module: cst.Module, text: str, path: str, rule_classes: Sequence[type[Rule]]) -> list[Finding]:
     """Run the rules over an already parsed module; findings get positions, sorted."""
+    clear_class_memo()
     ctx = Context(path, text)
     _collect_declarations(module, ctx)
     rules = [cls(ctx) for cls in rule_classes]

@@ -240,22 +240,51 @@ def iter_methods(cls: cst.ClassDef):
             yield stmt
 
 
-def iter_self_assignments(cls: cst.ClassDef):
-    """(attr, value) for every ``self.attr = value`` in any method of the class."""
+# Per-file memo of the class scans below (the engine clears it for every file). Rules ask about the
+# same class once per statement; without it each question rescans every method of the class.
+_CLASS_MEMO: dict = {}
+
+
+def clear_class_memo() -> None:
+    _CLASS_MEMO.clear()
+
+
+def _class_statements(cls: cst.ClassDef) -> list:
+    """(self name, small statement) for every small statement of every method of the class."""
+    key = ("stmts", id(cls))
+    hit = _CLASS_MEMO.get(key)
+    if hit is not None and hit[0] is cls:
+        return hit[1]
+    result = []
     for method in iter_methods(cls):
         self_name = _self_name(method)
         if self_name is None:
             continue
         for small in iter_small_statements(method.body.body):
-            if isinstance(small, cst.Assign):
-                for target in small.targets:
-                    attr = self_attribute(target.target, self_name)
-                    if attr is not None:
-                        yield attr, small.value
-            elif isinstance(small, cst.AnnAssign) and small.value is not None:
-                attr = self_attribute(small.target, self_name)
+            result.append((self_name, small))
+    _CLASS_MEMO[key] = (cls, result)
+    return result
+
+
+def iter_self_assignments(cls: cst.ClassDef) -> list:
+    """(attr, value) for every ``self.attr = value`` in any method of the class (a list, memoised)."""
+    key = ("assign", id(cls))
+    hit = _CLASS_MEMO.get(key)
+    if hit is not None and hit[0] is cls:
+        return hit[1]
+    result = []
+    for self_name, small in _class_statements(cls):
+        if isinstance(small, cst.Assign):
+            for target in small.targets:
+                attr = self_attribute(target.target, self_name)
                 if attr is not None:
-                    yield attr, small.value
+                    result.append((attr, small.value))
+        elif isinstance(small, cst.AnnAssign) and small.value is not None:
+            attr = self_attribute(small.target, self_name)
+            if attr is not None:
+                result.append((attr, small.value))
+    _CLASS_MEMO[key] = (cls, result)
+    return result
 
 
 def iter_self_assigned_values(cls: cst.ClassDef):
@@ -265,13 +294,9 @@ def iter_self_assigned_values(cls: cst.ClassDef):
 
 def iter_self_method_calls(cls: cst.ClassDef, methods):
     """(method, args) for statement-level ``self.<method>(...)`` calls in any method of the class."""
-    for method in iter_methods(cls):
-        self_name = _self_name(method)
-        if self_name is None:
-            continue
-        for small in iter_small_statements(method.body.body):
-            if isinstance(small, cst.Expr) and isinstance(small.value, cst.Call):
-                func = small.value.func
-                if (isinstance(func, cst.Attribute) and func.attr.value in methods
-                        and isinstance(func.value, cst.Name) and func.value.value == self_name):
-                    yield func.attr.value, small.value.args
+    for self_name, small in _class_statements(cls):
+        if isinstance(small, cst.Expr) and isinstance(small.value, cst.Call):
+            func = small.value.func
+            if (isinstance(func, cst.Attribute) and func.attr.value in methods
+                    and isinstance(func.value, cst.Name) and func.value.value == self_name):
+                yield func.attr.value, small.value.args

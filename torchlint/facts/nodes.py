@@ -19,6 +19,22 @@ FIELD_CACHE: dict[type, tuple[str, ...]] = {}
 _FIELD_ORDER = {"decorators": 0, "iter": 1, "value": 2, "test": 2}
 
 
+def _all_node_classes() -> frozenset:
+    seen, todo = set(), [cst.CSTNode]
+    while todo:
+        cls = todo.pop()
+        for sub in cls.__subclasses__():
+            if sub not in seen:
+                seen.add(sub)
+                todo.append(sub)
+    return frozenset(seen)
+
+
+# Every libcst node class: ``type(x) in NODE_CLASSES`` is much cheaper than ``isinstance(x, cst.CSTNode)``
+# (CSTNode is an ABC, so isinstance goes through ABCMeta.__instancecheck__).
+NODE_CLASSES = _all_node_classes()
+
+
 def child_fields(cls: type) -> tuple[str, ...]:
     fields = FIELD_CACHE.get(cls)
     if fields is None:
@@ -29,15 +45,26 @@ def child_fields(cls: type) -> tuple[str, ...]:
     return fields
 
 
-def children(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
+def is_leaf_class(cls: type) -> bool:
+    """Nodes that hold no code below them (names, numbers, strings, operators, punctuation)."""
+    return all(f.type in ("str", str, "bool", bool) for f in dataclasses.fields(cls) if f.name in child_fields(cls))
+
+
+LEAF_CLASSES = frozenset(c for c in NODE_CLASSES if dataclasses.is_dataclass(c) and is_leaf_class(c))
+
+
+def children(node: cst.CSTNode) -> list:
+    """Code-bearing child nodes (leaves such as names are included; whitespace and punctuation are not)."""
+    out = []
+    classes = NODE_CLASSES
     for name in FIELD_CACHE.get(type(node)) or child_fields(type(node)):
         value = getattr(node, name)
-        if isinstance(value, cst.CSTNode):
-            yield value
-        elif type(value) is tuple or type(value) is list:
-            for item in value:
-                if isinstance(item, cst.CSTNode):
-                    yield item
+        kind = type(value)
+        if kind in classes:
+            out.append(value)
+        elif kind is tuple or kind is list:
+            out.extend(item for item in value if type(item) in classes)
+    return out
 
 
 def walk(node: cst.CSTNode, *, into_scopes: bool = True) -> Iterator[cst.CSTNode]:
@@ -47,12 +74,14 @@ def walk(node: cst.CSTNode, *, into_scopes: bool = True) -> Iterator[cst.CSTNode
     """
     stack = [node]
     scopes = (cst.FunctionDef, cst.ClassDef, cst.Lambda)
+    leaves = LEAF_CLASSES
     while stack:
         current = stack.pop()
         yield current
-        if not into_scopes and current is not node and isinstance(current, scopes):
+        kind = type(current)
+        if kind in leaves or (not into_scopes and current is not node and kind in scopes):
             continue
-        stack.extend(reversed(list(children(current))))
+        stack.extend(reversed(children(current)))
 
 
 def names_read(node: cst.CSTNode) -> Iterator[str]:
@@ -109,21 +138,26 @@ def iter_statements(body, *, into_classes: bool = False, into_functions: bool = 
     yielded as themselves (Assign, Expr, ...), after the line that holds them.
     """
     stack = list(reversed(body))
+    simple_line, class_def, function_def = cst.SimpleStatementLine, cst.ClassDef, cst.FunctionDef
+    suites = (cst.IndentedBlock, cst.SimpleStatementSuite)
     while stack:
         stmt = stack.pop()
         yield stmt
-        if isinstance(stmt, cst.SimpleStatementLine):
+        kind = type(stmt)
+        if kind is simple_line:
             stack.extend(reversed(stmt.body))
             continue
-        if isinstance(stmt, cst.ClassDef) and not into_classes:
+        if kind in _SMALL_STATEMENTS:
             continue
-        if isinstance(stmt, cst.FunctionDef) and not into_functions:
+        if kind is class_def and not into_classes:
+            continue
+        if kind is function_def and not into_functions:
             continue
         pending = []
         inner = getattr(stmt, "body", None)
-        if isinstance(inner, cst.BaseSuite):
+        if type(inner) in suites:
             pending.extend(inner.body)
-        elif isinstance(inner, (list, tuple)):
+        elif type(inner) in (list, tuple):
             pending.extend(inner)
         handlers = getattr(stmt, "handlers", None)
         if handlers:
@@ -138,8 +172,12 @@ def iter_statements(body, *, into_classes: bool = False, into_functions: bool = 
         stack.extend(reversed(pending))
 
 
+_SMALL_STATEMENTS = frozenset(c for c in NODE_CLASSES if issubclass(c, cst.BaseSmallStatement))
+
+
 def iter_small_statements(body, **kwargs):
     """Only the small statements (Assign, AugAssign, Expr, Return, ...) below ``body``."""
+    small = _SMALL_STATEMENTS
     for stmt in iter_statements(body, **kwargs):
-        if isinstance(stmt, cst.BaseSmallStatement):
+        if type(stmt) in small:
             yield stmt

@@ -61,37 +61,38 @@ class DeprecatedInitAlias(Rule):
     fix_availability = SAFE
     triggers = ("init", "clip_grad_norm")
 
-    def visit_Attribute(self, node: cst.Attribute) -> None:
-        attr = node.attr.value
-        if attr not in _LAST_NAMES:
-            return
-        qualified = self.ctx.resolve(node)
-        target = DEPRECATED.get(qualified) if qualified else None
-        if target is None:
-            return
-        parent = self.ctx.parent()
-        # only a use as a value: called, or passed as a callback (a list of names, as torch's own
-        # overrides.py keeps to exclude deprecated functions from testing, calls nothing)
-        if not ((isinstance(parent, cst.Call) and parent.func is node)
-                or (isinstance(parent, (cst.Arg, cst.Assign)) and parent.value is node)):
-            return
-        fix = Fix(SAFE, [(node.attr, cst.Name(attr + "_"))], f"use {attr}_")
-        self.report(node, alias=attr, fixed=attr + "_", fix=fix)
+    # Only a use as a value fires: called, passed (as a callback) or assigned. A table of names, as
+    # torch's own overrides.py keeps to exclude deprecated functions from testing, calls nothing.
+    # Handlers sit on Call/Arg/Assign rather than on every Name and Attribute of the file.
+    def visit_Call(self, node: cst.Call) -> None:
+        self._check(node.func)
 
-    def visit_Name(self, node: cst.Name) -> None:
-        if node.value not in _LAST_NAMES:
-            return
-        parent = self.ctx.parent()
-        # only a name used as a value: called, or passed as a callback
-        if not ((isinstance(parent, cst.Call) and parent.func is node)
-                or (isinstance(parent, cst.Arg) and parent.value is node)):
-            return
-        qualified = self.ctx.resolve(node)
-        target = DEPRECATED.get(qualified) if qualified else None
-        if target is None:
-            return
-        fix: Optional[Fix] = None
-        local = self.ctx.imports.local_name_for(target)
-        if local is not None:
-            fix = Fix(SAFE, [(node, cst.parse_expression(local))], f"use {local}")
-        self.report(node, alias=node.value, fixed=node.value + "_", fix=fix)
+    def visit_Arg(self, node: cst.Arg) -> None:
+        self._check(node.value)
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        self._check(node.value)
+
+    def _check(self, node: cst.BaseExpression) -> None:
+        kind = type(node)
+        if kind is cst.Attribute:
+            attr = node.attr.value
+            if attr not in _LAST_NAMES:
+                return
+            qualified = self.ctx.resolve(node)
+            if qualified is None or DEPRECATED.get(qualified) is None:
+                return
+            fix = Fix(SAFE, [(node.attr, cst.Name(attr + "_"))], f"use {attr}_")
+            self.report(node, alias=attr, fixed=attr + "_", fix=fix)
+        elif kind is cst.Name:
+            if node.value not in _LAST_NAMES:
+                return
+            qualified = self.ctx.resolve(node)
+            target = DEPRECATED.get(qualified) if qualified else None
+            if target is None:
+                return
+            fix: Optional[Fix] = None
+            local = self.ctx.imports.local_name_for(target)
+            if local is not None:
+                fix = Fix(SAFE, [(node, cst.parse_expression(local))], f"use {local}")
+            self.report(node, alias=node.value, fixed=node.value + "_", fix=fix)
