@@ -46,8 +46,17 @@ def venv(name: str, packages: list[str]) -> pathlib.Path:
     return folder / "bin"
 
 
-def measure(cmd: list[str], repeat: int, cwd=None, env=None) -> dict:
-    """Median CPU seconds, wall seconds and peak RSS (MiB) of a whole child process."""
+# Byte-code is written and reused as in a normal installation (some shells export PYTHONDONTWRITEBYTECODE,
+# which would make every run of an editable install recompile torchlint from source).
+BASE_ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
+
+def measure(cmd: list[str], repeat: int, cwd=None, env=None, warmup: bool = True) -> dict:
+    """Median CPU seconds, wall seconds and peak RSS (MiB) of a whole child process, after one
+    unmeasured warm-up run (byte-code compiled, files in the page cache)."""
+    env = dict(BASE_ENV, **(env or {}))
+    if warmup:
+        subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=cwd, env=env)
     cpu, wall, rss = [], [], []
     for _ in range(repeat):
         start = time.perf_counter()
@@ -73,7 +82,9 @@ def corpus_sets(quick: bool) -> dict[str, list[str]]:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=3, help="runs per measurement (four folders, single file)")
+    parser.add_argument("--repeat-large", type=int, default=1,
+                        help="runs per measurement on the large corpora (all of transformers' models/, timm)")
     parser.add_argument("--quick", action="store_true", help="four-folder set only, one repetition")
     parser.add_argument("--no-torchfix", action="store_true")
     parser.add_argument("--markdown", default=None, help="also write the report to this file")
@@ -88,29 +99,38 @@ def main(argv=None) -> int:
 
     for label, files in corpus_sets(args.quick).items():
         n = len(files)
+        small = label.startswith("four")
+        repeat = 1 if args.quick else (args.repeat if small else args.repeat_large)
+
+        # large corpora: byte-code and page cache are already warm from the four-folder runs
+        warm = small
         with tempfile.TemporaryDirectory() as tmp:
             listing = pathlib.Path(tmp)
             r = {}
-            r["libcst parse loop"] = measure([py, "-c", PARSE_LOOP, *files], repeat)
-            r["torchlint -j1 (default rules)"] = measure([py, "-m", "torchlint", "-j1", "-q", *cache_off, *files], repeat)
-            r["torchlint -j2 (default rules)"] = measure([py, "-m", "torchlint", "-q", *cache_off, *files], repeat)
+            r["libcst parse loop"] = measure([py, "-c", PARSE_LOOP, *files], repeat, warmup=warm)
+            r["torchlint -j1 (default rules)"] = measure([py, "-m", "torchlint", "-j1", "-q", *cache_off, *files],
+                                                         repeat, warmup=warm)
+            r["torchlint -j2 (default rules)"] = measure([py, "-m", "torchlint", "-q", *cache_off, *files],
+                                                         repeat, warmup=warm)
             r["torchlint -j1 --select ALL"] = measure([py, "-m", "torchlint", "-j1", "-q", "--select", "ALL",
-                                                       *cache_off, *files], repeat)
+                                                       *cache_off, *files], repeat, warmup=warm)
             if cache_off:
                 cache_dir = listing / "cache"
-                env = dict(os.environ, TORCHLINT_CACHE_DIR=str(cache_dir))
-                measure([py, "-m", "torchlint", "-j1", "-q", *files], 1, env=env)  # fill the cache
-                r["torchlint -j1, warm cache"] = measure([py, "-m", "torchlint", "-j1", "-q", *files], repeat, env=env)
+                env = {"TORCHLINT_CACHE_DIR": str(cache_dir)}  # the warm-up run fills the cache
+                r["torchlint -j1, warm cache"] = measure([py, "-m", "torchlint", "-j1", "-q", *files], repeat,
+                                                         env=env)
             r["flake8 -j1 E,W,F (no plugin)"] = measure([str(base_bin / "flake8"), "-j1", "--select", "E,W,F",
-                                                         "--isolated", *files], repeat)
+                                                         "--isolated", *files], repeat, warmup=warm)
             r["flake8 -j1 E,W,F + torchlint"] = measure([str(tl_bin / "flake8"), "-j1", "--select", "E,W,F",
-                                                         "--isolated", *files], repeat)
+                                                         "--isolated", *files], repeat, warmup=warm)
             r["ruff (all rules, no cache)"] = measure([str(base_bin / "ruff"), "check", "--select", "ALL",
-                                                       "--no-cache", "--isolated", "--exit-zero", *files], repeat)
-            if tf_bin is not None and label.startswith("four"):
-                r["torchfix CLI"] = measure([str(tf_bin / "torchfix"), *files], repeat)
+                                                       "--no-cache", "--isolated", "--exit-zero", *files],
+                                                      repeat, warmup=warm)
+            # TorchFix takes ~0.35 s a file: all of transformers' models/ would take a quarter of an hour
+            if tf_bin is not None and not label.startswith("transformers"):
+                r["torchfix CLI"] = measure([str(tf_bin / "torchfix"), *files], repeat, warmup=warm)
                 r["flake8 -j1 --select TOR (TorchFix)"] = measure(
-                    [str(tf_bin / "flake8"), "-j1", "--select", "TOR", "--isolated", *files], repeat)
+                    [str(tf_bin / "flake8"), "-j1", "--select", "TOR", "--isolated", *files], repeat, warmup=warm)
         rows.append((label, n, r))
         parse = r["libcst parse loop"]
         tl1 = r["torchlint -j1 (default rules)"]
@@ -128,6 +148,7 @@ def main(argv=None) -> int:
         ratios.append((label, "7. torchlint -j1 peak RSS / parse loop peak RSS (target <= 1.5)", tl1["rss"] / parse["rss"]))
 
     # single file latency
+    repeat = 1 if args.quick else args.repeat
     t5 = str(corpus_check.fetch("transformers") / "transformers" / "models" / "t5" / "modeling_t5.py")
     single = {
         "python -c pass": measure([py, "-c", "pass"], max(repeat, 5)),
@@ -145,7 +166,8 @@ def main(argv=None) -> int:
     ratios.append(("single file", "4b. flake8+torchlint / flake8 on modeling_t5.py, wall (target <= 2.5)",
                    single["flake8 modeling_t5.py + torchlint"]["wall"] / single["flake8 modeling_t5.py (no plugin)"]["wall"]))
 
-    report = render(rows, single, ratios, repeat)
+    report = render(rows, single, ratios, f"{1 if args.quick else args.repeat} (four folders, single file), "
+                                              f"{1 if args.quick else args.repeat_large} (large corpora)")
     print(report)
     if args.markdown:
         pathlib.Path(args.markdown).write_text(report)
@@ -172,7 +194,7 @@ def _versions() -> str:
 
 def render(rows, single, ratios, repeat) -> str:
     lines = [f"Benchmark run {datetime.date.today().isoformat()} on {platform.machine()}, {os.cpu_count()} CPUs, "
-             f"{_versions()}; median of {repeat} run(s); whole processes.", ""]
+             f"{_versions()}; median of {repeat} run(s); whole processes; CPU = user+sys of the process tree.", ""]
     for label, n, r in rows:
         lines += [f"### {label}: {n} files", "", "| tool | CPU s | wall s | peak MiB | files/s |", "| --- | ---: | ---: | ---: | ---: |"]
         for tool, m in r.items():

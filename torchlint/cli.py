@@ -96,3 +96,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if os.environ.get("TORCHLINT_DEBUG"):
             raise
         return EXIT_ERROR
+
+
+def entry() -> None:
+    """Console-script entry point: run, flush, and leave without the interpreter's teardown (freeing
+    every parsed tree and libcst's classes one by one costs a tenth of a second on a large file)."""
+    code = main()
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (BrokenPipeError, ValueError):
+        code = code or EXIT_ERROR
+    os._exit(code)
