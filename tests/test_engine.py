@@ -81,7 +81,8 @@ def _findings(source, select=("ALL",)):
     return [(f.line, f.col, f.code) for f in result.findings]
 
 
-BAD = "import torch.nn as nn\nclass M(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.l = [nn.Linear(2, 2)]\n"
+BAD = ("import torch.nn as nn\nclass M(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+       "        self.l = [nn.Linear(2, 2)]\n")
 
 
 def test_positions_are_1_based_lines_0_based_columns():

@@ -166,8 +166,9 @@ def main(argv=None) -> int:
     ratios.append(("single file", "4b. flake8+torchlint / flake8 on modeling_t5.py, wall (target <= 2.5)",
                    single["flake8 modeling_t5.py + torchlint"]["wall"] / single["flake8 modeling_t5.py (no plugin)"]["wall"]))
 
-    report = render(rows, single, ratios, f"{1 if args.quick else args.repeat} (four folders, single file), "
-                                              f"{1 if args.quick else args.repeat_large} (large corpora)")
+    runs = (f"{1 if args.quick else args.repeat} (four folders, single file), "
+            f"{1 if args.quick else args.repeat_large} (large corpora)")
+    report = render(rows, single, ratios, runs)
     print(report)
     if args.markdown:
         pathlib.Path(args.markdown).write_text(report)

@@ -101,7 +101,8 @@ def build() -> str:
                             and getattr(init, n).__module__ == init.__name__)
     deprecated_init = sorted(n for n in init_functions if not n.endswith("_") and n + "_" in init_functions)
     functional_losses = sorted(
-        n for n in dir(F) if not n.startswith("_") and (n.endswith("_loss") or n in ("cross_entropy", "binary_cross_entropy", "binary_cross_entropy_with_logits"))
+        n for n in dir(F) if not n.startswith("_")
+        and (n.endswith("_loss") or n in ("cross_entropy", "binary_cross_entropy", "binary_cross_entropy_with_logits"))
     )
 
     def fs(items) -> str:

@@ -29,6 +29,7 @@ _LINE_SPLIT = re.compile(r"\r\n|\r|\n")
 _NO_GRAD_CONTEXTS = frozenset({"torch.no_grad", "torch.inference_mode", "torch.autograd.no_grad",
                                "torch.autograd.grad_mode.no_grad", "torch.autograd.grad_mode.inference_mode"})
 
+
 class LintError(Exception):
     def __init__(self, code: str, message: str, line: int = 1, col: int = 0) -> None:
         super().__init__(message)

@@ -108,4 +108,3 @@ def select_rules(select: Optional[Sequence[str]] = None, ignore: Sequence[str] =
 def _specificity(selector: str) -> int:
     s = selector.strip().upper()
     return 0 if s == "ALL" else len(s)
-

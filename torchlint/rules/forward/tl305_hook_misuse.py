@@ -148,7 +148,8 @@ class HookMisuse(Rule):
         if not (required <= expected <= total):
             self.report(hook_arg.value, problem=(
                 f"{method} calls the hook with {_plural(expected)} {shape}; this one takes "
-                f"{_describe(required, total)}: TypeError at the first {'backward' if 'backward' in method or method == 'register_hook' else 'forward'}"))
+                f"{_describe(required, total)}: TypeError at the first "
+                f"{'backward' if 'backward' in method or method == 'register_hook' else 'forward'}"))
             return
         if method == "register_forward_hook" and isinstance(hook, cst.FunctionDef):
             positional = list(params.posonly_params) + list(params.params)
@@ -184,8 +185,8 @@ class HookMisuse(Rule):
         if isinstance(value, cst.Attribute) and ctx.is_self(value.value) and ctx.current_class is not None:
             found = _unique_def(ctx.current_class.body, value.attr.value)
             if found:
-                if any(isinstance(d.decorator, cst.Name) and d.decorator.value in ("staticmethod", "classmethod",
-                                                                                  "property")
+                if any(isinstance(d.decorator, cst.Name)
+                       and d.decorator.value in ("staticmethod", "classmethod", "property")
                        for d in found.decorators):
                     return None
                 return found, True

@@ -8,6 +8,7 @@ from ...facts.kinds import MODULE
 from ...facts.nodes import uses_name
 from ...rule import Rule
 
+
 def _block(part) -> Sequence[cst.CSTNode]:
     body = getattr(part, "body", None)
     return body.body if isinstance(body, cst.IndentedBlock) else ()

@@ -4,7 +4,7 @@ from typing import Optional
 
 import libcst as cst
 
-from ...facts.nodes import iter_statements, uses_name, walk
+from ...facts.nodes import iter_statements, uses_name
 from ...rule import Rule
 
 # Methods whose result, iterated, yields the model's own objects: rebinding the loop variable changes none.

@@ -248,7 +248,6 @@ class GeneratorConsumedTwice(Rule):
             return True
         return None
 
-
     def _repeating_loop(self, scope: Scope, binding: cst.CSTNode, use: cst.Name, var: str):
         """The loop around the first use that does not hold the binding and repeats the use."""
         binding_ancestors = {id(n) for n in scope.ancestors(binding)}
