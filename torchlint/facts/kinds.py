@@ -41,6 +41,19 @@ def torch_function_name(qualified: Optional[str]) -> Optional[str]:
     return None
 
 
+def constructor_kind(qualified: str) -> Optional[str]:
+    """Kind of what calling the torch name ``qualified`` returns: a torch.nn Module class, nn.Parameter,
+    or a torch function documented to return a Tensor."""
+    if qualified in torch_facts.MODULE_CLASSES:
+        return MODULE
+    if qualified in PARAMETER_CLASSES:
+        return PARAMETER
+    name = torch_function_name(qualified)
+    if name is not None and name in torch_facts.TENSOR_FUNCTIONS:
+        return TENSOR
+    return None
+
+
 def is_tensor_annotation(ctx: "Context", annotation: cst.BaseExpression) -> bool:
     return ctx.imports.resolve(annotation) in TENSOR_CLASSES
 
@@ -145,13 +158,9 @@ class KindResolver:
         func = node.func
         qualified = ctx.imports.resolve(func)
         if qualified is not None:
-            if qualified in torch_facts.MODULE_CLASSES:
-                return MODULE
-            if qualified in PARAMETER_CLASSES:
-                return PARAMETER
-            name = torch_function_name(qualified)
-            if name is not None and name in torch_facts.TENSOR_FUNCTIONS:
-                return TENSOR
+            kind = constructor_kind(qualified)
+            if kind is not None:
+                return kind
             if qualified == "copy.deepcopy" and node.args:
                 return self.kind_of(node.args[0].value) if self.kind_of(node.args[0].value) == MODULE else None
             if qualified.startswith("torchvision.models.") and qualified.rsplit(".", 1)[-1][:1].islower():
@@ -214,14 +223,7 @@ class KindResolver:
         if isinstance(value, cst.Call):
             qualified = self.ctx.imports.resolve(value.func)
             if qualified is not None:
-                if qualified in torch_facts.MODULE_CLASSES:
-                    return MODULE
-                if qualified in PARAMETER_CLASSES:
-                    return PARAMETER
-                name = torch_function_name(qualified)
-                if name is not None and name in torch_facts.TENSOR_FUNCTIONS:
-                    return TENSOR
-                return None
+                return constructor_kind(qualified)
             if isinstance(value.func, cst.Name) and self.ctx.classes.is_module_class_name(value.func.value):
                 return MODULE
         return None

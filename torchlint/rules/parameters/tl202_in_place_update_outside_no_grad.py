@@ -122,7 +122,25 @@ class ParameterTargets:
         return name in self._no_grad_callees
 
 
-class InPlaceUpdateOutsideNoGrad(Rule):
+class ParameterTargetsRule(Rule):
+    """Base of the rules that ask :class:`ParameterTargets` (TL202, TL203): forwards the loop and
+    assignment events it learns from. Not a rule itself (no code)."""
+
+    def __init__(self, ctx) -> None:
+        super().__init__(ctx)
+        self.targets = ParameterTargets(ctx)
+
+    def visit_For(self, node: cst.For) -> None:
+        self.targets.enter_for(node)
+
+    def leave_For(self, node: cst.For) -> None:
+        self.targets.leave_for(node)
+
+    def leave_Assign(self, node: cst.Assign) -> None:
+        self.targets.after_assign(node)
+
+
+class InPlaceUpdateOutsideNoGrad(ParameterTargetsRule):
     """
     ## What it does
     Finds an in-place change of a parameter outside `torch.no_grad()` / `torch.inference_mode()` /
@@ -169,17 +187,7 @@ class InPlaceUpdateOutsideNoGrad(Rule):
 
     def __init__(self, ctx) -> None:
         super().__init__(ctx)
-        self.targets = ParameterTargets(ctx)
         self._functions: Optional[dict[str, cst.FunctionDef]] = None
-
-    def visit_For(self, node: cst.For) -> None:
-        self.targets.enter_for(node)
-
-    def leave_For(self, node: cst.For) -> None:
-        self.targets.leave_for(node)
-
-    def leave_Assign(self, node: cst.Assign) -> None:
-        self.targets.after_assign(node)
 
     # ------------------------------------------------------------------ the three in-place forms
     def visit_Call(self, node: cst.Call) -> None:

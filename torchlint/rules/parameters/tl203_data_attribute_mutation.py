@@ -3,11 +3,10 @@ from __future__ import annotations
 import libcst as cst
 
 from ...facts.kinds import PARAMETER, TENSOR
-from ...rule import Rule
-from .tl202_in_place_update_outside_no_grad import INPLACE, ParameterTargets, _code
+from .tl202_in_place_update_outside_no_grad import INPLACE, ParameterTargetsRule, _code
 
 
-class DataAttributeMutation(Rule):
+class DataAttributeMutation(ParameterTargetsRule):
     """
     ## What it does
     Finds writes through `.data` of a provable parameter or tensor: `w.data.mul_(10)`, `p.data = t`,
@@ -59,19 +58,6 @@ class DataAttributeMutation(Rule):
                "computes wrong gradients silently; change '{target}' under torch.no_grad() instead")
     default_enabled = False
     triggers = (".data",)
-
-    def __init__(self, ctx) -> None:
-        super().__init__(ctx)
-        self.targets = ParameterTargets(ctx)
-
-    def visit_For(self, node: cst.For) -> None:
-        self.targets.enter_for(node)
-
-    def leave_For(self, node: cst.For) -> None:
-        self.targets.leave_for(node)
-
-    def leave_Assign(self, node: cst.Assign) -> None:
-        self.targets.after_assign(node)
 
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
