@@ -53,6 +53,13 @@ def test_triage_file_has_no_stale_rows(corpus_run):
     assert all(row["verdict"] == "tp" and row["reason"].strip() for row in corpus_check.load_triage().values())
 
 
+def test_fixes_on_real_code_parse_compile_and_are_stable(corpus_run, tmp_path):
+    findings, _not_linted, _stats = corpus_run
+    stats = corpus_check.fix_roundtrip(findings, [r.code for r in default_rules()], tmp_path)
+    assert stats["failures"] == []
+    assert stats["changed_files"] >= 1  # the corpus has fixable true positives (TL101, TL206, TL104)
+
+
 def test_no_crash_and_only_unparsable_files_unlinted(corpus_run):
     _findings, not_linted, stats = corpus_run
     assert [n for n in not_linted if n["code"] not in ("TL001", "TL002")] == []

@@ -125,9 +125,47 @@ def run(corpora, codes, jobs, download=True):
                     continue
                 count += 1
                 findings.append({"corpus": name, "path": rel, "line": d["line"], "col": d["col"] + 1,
-                                 "code": d["code"], "message": d["message"]})
+                                 "code": d["code"], "message": d["message"], "fixable": d["fix"] is not None,
+                                 "file": d["path"]})
         stats.append((name, len(files), count, elapsed))
     return findings, not_linted, stats
+
+
+def fix_roundtrip(findings, codes, workdir: pathlib.Path) -> dict:
+    """``--fix --unsafe-fixes`` on copies of every corpus file with a fixable finding: each changed file
+    must still parse with libcst and ``ast``, compile, and a second run must change nothing."""
+    import ast
+    import shutil
+
+    import libcst
+
+    sys.path.insert(0, str(ROOT))
+    from torchlint.fix import fix_text
+    from torchlint.rules import all_rules
+
+    rules = [r for r in all_rules() if r.code in set(codes)]
+    files = sorted({f["file"] for f in findings if f["fixable"]})
+    stats = {"files": 0, "fixed_findings": 0, "changed_files": 0, "failures": []}
+    for index, source in enumerate(files):
+        copy = workdir / f"{index}_{pathlib.Path(source).name}"
+        shutil.copy(source, copy)
+        text = copy.read_text(encoding="utf-8")
+        new, count, _ = fix_text(text, str(copy), rules, unsafe=True)
+        stats["files"] += 1
+        if new == text:
+            continue
+        stats["changed_files"] += 1
+        stats["fixed_findings"] += count
+        try:
+            libcst.parse_module(new)
+            compile(ast.parse(new), str(copy), "exec")
+        except Exception as exc:  # a fix that breaks a file is the worst bug a linter can have
+            stats["failures"].append(f"{source}: does not parse after fixing: {exc}")
+            continue
+        again, count2, _ = fix_text(new, str(copy), rules, unsafe=True)
+        if again != new or count2:
+            stats["failures"].append(f"{source}: a second --fix changed it again")
+    return stats
 
 
 def main(argv=None) -> int:
@@ -140,6 +178,9 @@ def main(argv=None) -> int:
     parser.add_argument("--check-triage", action="store_true",
                         help="exit 1 when a default-on rule's finding is not in tests/corpus_triage.tsv")
     parser.add_argument("--download", action="store_true", help="only download and unpack the pinned wheels")
+    parser.add_argument("--fix-roundtrip", action="store_true",
+                        help="also apply --fix --unsafe-fixes to copies of the files with fixable findings and check "
+                             "that they parse, compile and are stable")
     parser.add_argument("-j", "--jobs", type=int, default=0)
     args = parser.parse_args(argv)
     if args.download:
@@ -176,6 +217,17 @@ def main(argv=None) -> int:
         for f in missing:
             print(f"UNTRIAGED {f['corpus']}/{f['path']}:{f['line']}: {f['code']} {f['message']}")
         if missing:
+            exit_code = 1
+    if args.fix_roundtrip:
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as tmp:
+            rt = fix_roundtrip(findings, [r.code for r in rules], pathlib.Path(tmp))
+        print(f"fix round trip: {rt['files']} files with fixable findings, {rt['changed_files']} changed, "
+              f"{rt['fixed_findings']} findings fixed, {len(rt['failures'])} failures")
+        for failure in rt["failures"]:
+            print(f"  FIX FAILURE {failure}")
+        if rt["failures"]:
             exit_code = 1
     if args.json:
         pathlib.Path(args.json).write_text(json.dumps({"findings": findings, "not_linted": not_linted}, indent=1))
