@@ -117,3 +117,13 @@ def test_two_processes_share_one_cache(tmp_path):
             else:
                 assert name == ".gitignore" or not name.startswith(".tmp-"), name
     assert _cli(str(FIXTURES), env=env).stdout == reference.stdout
+
+
+def test_warm_run_imports_neither_libcst_nor_rules(tmp_path):
+    env = dict(os.environ, TORCHLINT_CACHE_DIR=str(tmp_path / "c"))
+    _cli(str(FIXTURES), env=env)
+    code = ("import sys, runpy; sys.argv = ['torchlint', '-q', %r];\n"
+            "from torchlint.cli import main; rc = main();\n"
+            "print('libcst' in sys.modules, 'torchlint.engine' in sys.modules)") % str(FIXTURES)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
+    assert out.stdout.strip().splitlines()[-1] == "False False"

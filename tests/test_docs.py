@@ -32,3 +32,13 @@ def test_readme_lists_every_rule():
     text = (ROOT / "README.md").read_text(encoding="utf-8")
     for rule in all_rules():
         assert f"| {rule.code} |" in text
+
+
+def test_rule_catalog_is_generated():
+    sys.path.insert(0, str(ROOT / "tools"))
+    try:
+        import gen_catalog
+    finally:
+        sys.path.pop(0)
+    assert gen_catalog.build() == (ROOT / "torchlint" / "rules" / "catalog.py").read_text(encoding="utf-8"), \
+        "run: python tools/gen_catalog.py"

@@ -30,6 +30,7 @@ class TemporaryOffRule(Rule):
 def with_off_rule(monkeypatch):
     real = torchlint.rules.all_rules()
     monkeypatch.setattr(torchlint.rules, "all_rules", lambda: (*real, TemporaryOffRule))
+    monkeypatch.setattr(torchlint.rules, "CATALOG", (*torchlint.rules.CATALOG, ("TL998", False)))
 
 
 def run_flake8(tmp_path, capsys, *args):

@@ -147,6 +147,16 @@ def resolve_config(config_file: Optional[str], isolated: bool, first_path: Optio
 
 
 # ---------------------------------------------------------------------------------------- selection
+def selected_codes(config: Config, select: Optional[Sequence[str]] = None, extend_select: Sequence[str] = (),
+                   ignore: Sequence[str] = ()) -> tuple[str, ...]:
+    """The codes :func:`selected_rules` chooses, without importing any rule."""
+    from .rules import select_codes
+
+    if select is not None:
+        return select_codes(list(select), list(ignore), list(extend_select))
+    return select_codes(config.select, [*config.ignore, *ignore], [*config.extend_select, *extend_select])
+
+
 def selected_rules(config: Config, select: Optional[Sequence[str]] = None, extend_select: Sequence[str] = (),
                    ignore: Sequence[str] = ()):
     """Merge configuration and command line like ruff: ``--select`` on the command line replaces the

@@ -7,7 +7,15 @@ import sys
 from dataclasses import dataclass, field
 from typing import Optional, Sequence
 
-from .engine import INTERNAL_ERROR, READ_ERROR, lint_source
+# The engine (and with it libcst and the rules) is imported on the first file the cache cannot answer.
+READ_ERROR, INTERNAL_ERROR = "TL002", "TL003"
+
+
+def lint_source(*args, **kwargs):
+    from .engine import lint_source as _lint_source
+
+    return _lint_source(*args, **kwargs)
+
 
 ERROR_NAMES = {"TL001": "syntax-error", "TL002": "read-error", "TL003": "internal-error"}
 STDIN = "-"
@@ -195,7 +203,7 @@ def _stdin_display(args) -> str:
 
 
 def run_check(args) -> int:
-    from .config import ConfigError, resolve_config, selected_rules
+    from .config import ConfigError, resolve_config, selected_codes
     from .files import PathFilter, discover
     from .reporters import write_report
     from .rules import UnknownCode
@@ -204,11 +212,11 @@ def run_check(args) -> int:
     first = paths[0] if paths[0] != STDIN else (args.stdin_filename or ".")
     try:
         config = resolve_config(args.config, args.isolated, first)
-        rules = selected_rules(config, args.select, args.extend_select, args.ignore)
+        codes = selected_codes(config, args.select, args.extend_select, args.ignore)
     except (ConfigError, UnknownCode) as exc:
         print(f"torchlint: error: {exc}", file=sys.stderr)
         return 2
-    options = Options(tuple(r.code for r in rules), fix=args.fix, unsafe_fixes=args.unsafe_fixes, diff=args.diff,
+    options = Options(codes, fix=args.fix, unsafe_fixes=args.unsafe_fixes, diff=args.diff,
                       per_file_ignores=tuple((p, tuple(c)) for p, c in config.per_file_ignores), root=config.root)
     if not (args.no_cache or args.fix or args.diff):
         from .cache import cache_root
@@ -265,7 +273,7 @@ def run_check(args) -> int:
         else:
             out = sys.stderr if fixing_stdin else sys.stdout
         try:
-            write_report(args.output_format, diagnostics, out, rules)
+            write_report(args.output_format, diagnostics, out, codes)
         finally:
             if out not in (sys.stdout, sys.stderr):
                 out.close()

@@ -10,7 +10,12 @@ import re
 from functools import lru_cache
 from typing import Iterable, Optional, Sequence
 
-from ..rule import Rule
+from typing import TYPE_CHECKING
+
+from .catalog import RULES as CATALOG
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..rule import Rule
 
 GROUPS = ("registration", "parameters", "forward", "training")
 _RULE_FILE = re.compile(r"^(tl\d{3}_\w+)\.py$")
@@ -18,6 +23,8 @@ _RULE_FILE = re.compile(r"^(tl\d{3}_\w+)\.py$")
 
 @lru_cache(maxsize=1)
 def all_rules() -> tuple[type[Rule], ...]:
+    from ..rule import Rule
+
     here = os.path.dirname(__file__)
     found: list[type[Rule]] = []
     for group in GROUPS:
@@ -63,7 +70,7 @@ def _matches(code: str, selector: str) -> bool:
 
 
 def validate_selectors(selectors: Iterable[str]) -> None:
-    codes = [r.code for r in all_rules()]
+    codes = [code for code, _default in CATALOG]
     for sel in selectors:
         s = sel.strip().upper()
         if not s:
@@ -74,35 +81,43 @@ def validate_selectors(selectors: Iterable[str]) -> None:
             raise UnknownCode(f"unknown rule code or prefix: {sel!r}")
 
 
-def select_rules(select: Optional[Sequence[str]] = None, ignore: Sequence[str] = (),
-                 extend_select: Sequence[str] = ()) -> tuple[type[Rule], ...]:
+def select_codes(select: Optional[Sequence[str]] = None, ignore: Sequence[str] = (),
+                 extend_select: Sequence[str] = ()) -> tuple[str, ...]:
     """ruff's selection model: ``select`` replaces the default set, ``extend_select`` adds to it,
-    ``ignore`` removes; the most specific selector wins between select and ignore."""
+    ``ignore`` removes; the most specific selector wins between select and ignore. Works on the
+    generated catalog, so choosing rules imports none of them (nor libcst)."""
     validate_selectors([*(select or ()), *ignore, *extend_select])
     chosen = []
-    for rule in all_rules():
+    for code, default_enabled in CATALOG:
         best_sel = -1
         if select is None:
-            if rule.default_enabled:
+            if default_enabled:
                 best_sel = 0
         else:
             for sel in select:
-                if _matches(rule.code, sel):
+                if _matches(code, sel):
                     best_sel = max(best_sel, _specificity(sel))
         for sel in extend_select:
-            if _matches(rule.code, sel):
+            if _matches(code, sel):
                 best_sel = max(best_sel, _specificity(sel))
         if best_sel < 0:
             continue
         # a default-off rule is enabled by its full code or by ALL, never by a prefix such as TL2
-        if not rule.default_enabled and not any(
-                s.strip().upper() in (rule.code, "ALL") for s in [*(select or ()), *extend_select]):
+        if not default_enabled and not any(
+                s.strip().upper() in (code, "ALL") for s in [*(select or ()), *extend_select]):
             continue
-        best_ign = max((_specificity(s) for s in ignore if _matches(rule.code, s)), default=-1)
+        best_ign = max((_specificity(s) for s in ignore if _matches(code, s)), default=-1)
         if best_ign >= 0 and best_ign >= best_sel:
             continue
-        chosen.append(rule)
+        chosen.append(code)
     return tuple(chosen)
+
+
+def select_rules(select: Optional[Sequence[str]] = None, ignore: Sequence[str] = (),
+                 extend_select: Sequence[str] = ()) -> tuple[type[Rule], ...]:
+    """The rule classes :func:`select_codes` chooses."""
+    codes = set(select_codes(select, ignore, extend_select))
+    return tuple(r for r in all_rules() if r.code in codes)
 
 
 def _specificity(selector: str) -> int:
