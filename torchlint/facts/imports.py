@@ -12,16 +12,26 @@ from typing import Optional
 import libcst as cst
 
 
+_ATTRIBUTE, _NAME = cst.Attribute, cst.Name
+
+
+def _split(node: cst.BaseExpression) -> Optional[tuple[str, list[str]]]:
+    """(head name, attribute names outermost first) of a Name/Attribute chain, else None."""
+    attrs = []
+    while type(node) is _ATTRIBUTE:
+        attrs.append(node.attr.value)
+        node = node.value
+    if type(node) is not _NAME:
+        return None
+    return node.value, attrs
+
+
 def dotted_name(node: cst.BaseExpression) -> Optional[str]:
     """``a.b.c`` as a string for a Name/Attribute chain, else None."""
-    parts = []
-    while isinstance(node, cst.Attribute):
-        parts.append(node.attr.value)
-        node = node.value
-    if not isinstance(node, cst.Name):
+    split = _split(node)
+    if split is None:
         return None
-    parts.append(node.value)
-    return ".".join(reversed(parts))
+    return ".".join([split[0], *reversed(split[1])])
 
 
 class ImportTable:
@@ -65,17 +75,13 @@ class ImportTable:
 
         Returns None when the head name was not imported (a local variable, a builtin, unknown).
         """
-        parts = []
-        while isinstance(node, cst.Attribute):
-            parts.append(node.attr.value)
-            node = node.value
-        if not isinstance(node, cst.Name):
+        split = _split(node)
+        if split is None:
             return None
-        head = self.aliases.get(node.value)
+        head = self.aliases.get(split[0])
         if head is None:
             return None
-        parts.append(head)
-        return ".".join(reversed(parts))
+        return ".".join([head, *reversed(split[1])])
 
     def local_name_for(self, dotted: str) -> Optional[str]:
         """Source text that names ``dotted`` in this file (``torch.nn`` -> ``nn``), for fixes."""
