@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Optional
 import libcst as cst
 
 from .. import torch_facts
-from .kinds import LAYER_PARAMETER_ATTRS, iter_self_assignments
+from ..rule import Rule
+from .kinds import LAYER_PARAMETER_ATTRS, PARAMETER, iter_self_assignments
 from .nodes import walk
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -172,3 +173,133 @@ def self_attr_layer_class(ctx: "Context", attr: str) -> Optional[str]:
 
 def is_layer_parameter_attr(node: cst.BaseExpression) -> bool:
     return isinstance(node, cst.Attribute) and node.attr.value in LAYER_PARAMETER_ATTRS
+
+
+# In-place methods that do not write the tensor's data.
+_NOT_WRITES = frozenset({"requires_grad_", "share_memory_", "retain_grad", "detach_"})
+INPLACE = frozenset(m for m in torch_facts.INPLACE_METHODS if m not in _NOT_WRITES)
+
+
+def _code(node: cst.CSTNode) -> str:
+    return cst.Module(body=[]).code_for_node(node)
+
+
+def mentions_requires_grad(node: cst.CSTNode) -> bool:
+    for sub in walk(node):
+        if isinstance(sub, cst.Attribute) and sub.attr.value in ("requires_grad", "requires_grad_"):
+            return True
+        if isinstance(sub, cst.Arg) and sub.keyword is not None and sub.keyword.value == "requires_grad":
+            return True
+    return False
+
+
+class ParameterTargets:
+    """Which expressions are provably a parameter that requires grad: the value variable of a
+    ``parameters()`` / ``named_parameters()`` loop, or ``.weight`` / ``.bias`` of a known torch layer
+    (``nn.Linear(...)`` constructed here, bound to a local name, or assigned to ``self.<attr>``).
+    Shared by TL202 and TL203; the owning rule forwards For/Assign events."""
+
+    def __init__(self, ctx) -> None:
+        self.ctx = ctx
+        self.loops = LoopTracker()
+        self.layers: dict[tuple[int, str], Optional[str]] = {}  # (scope id, local name) -> torch layer class
+        self._no_grad_callees: Optional[set] = None
+
+    def scope(self) -> cst.CSTNode:
+        func = self.ctx.current_function
+        return func if func is not None else self.ctx.stack[0]
+
+    def enter_for(self, node: cst.For) -> None:
+        self.loops.enter(node, roles=("value",), aug_rebinds=False)
+
+    def leave_for(self, node: cst.For) -> None:
+        self.loops.leave(node)
+
+    def after_assign(self, node: cst.Assign) -> None:
+        for target in node.targets:
+            if isinstance(target.target, cst.Name):
+                key = (id(self.scope()), target.target.value)
+                cls = layer_class_of_value(self.ctx, node.value)
+                # a name bound twice to different things is unknown
+                self.layers[key] = cls if key not in self.layers or self.layers[key] == cls else None
+
+    def describe(self, node: cst.BaseExpression) -> Optional[tuple[str, cst.CSTNode]]:
+        """(description, node whose text must not freeze it) when ``node`` is a known parameter, else None."""
+        ctx = self.ctx
+        if isinstance(node, cst.Name):
+            hit = self.loops.lookup(node.value)
+            if hit is not None:
+                role, info, loop = hit
+                if role == "value" and info["what"] == "parameter":
+                    return f"loop variable of {info['method']}()", loop.body
+            return None
+        if isinstance(node, cst.Attribute) and node.attr.value in LAYER_PARAMETER_ATTRS:
+            owner = node.value
+            if isinstance(owner, cst.Call):
+                if ctx.kind_of(node) == PARAMETER:
+                    return "a layer's parameter", owner
+                return None
+            if ctx.is_self(owner) or not isinstance(owner, (cst.Name, cst.Attribute)):
+                return None
+            if isinstance(owner, cst.Name):
+                cls = self.layers.get((id(self.scope()), owner.value))
+                if cls is not None:
+                    return f"parameter of {cls.rsplit('.', 1)[-1]}", self.scope()
+                return None
+            if ctx.is_self(owner.value) and ctx.in_module_class:
+                cls = self_attr_layer_class(ctx, owner.attr.value)
+                if cls is not None:
+                    return f"parameter of {cls.rsplit('.', 1)[-1]}", ctx.current_class
+        return None
+
+    def grad_may_be_off(self, frozen_scope: cst.CSTNode) -> bool:
+        """Autograd may be off here, or the parameter may not require grad: stay silent."""
+        ctx = self.ctx
+        if ctx.in_no_grad or mentions_requires_grad(frozen_scope):
+            return True
+        func = ctx.current_function
+        if func is None:
+            return False
+        for sub in walk(func.body):
+            if isinstance(sub, cst.Call):
+                q = ctx.resolve(sub.func)
+                if q and q.endswith("set_grad_enabled"):
+                    return True
+        return self._called_under_no_grad(func.name.value)
+
+    def _called_under_no_grad(self, name: str) -> bool:
+        """The function is referenced (called, passed to ``apply``) inside a no_grad block of this file."""
+        if self._no_grad_callees is None:
+            names: set[str] = set()
+            ctx = self.ctx
+            for sub in walk(ctx.stack[0]):
+                body = None
+                if isinstance(sub, cst.With) and any(ctx.is_no_grad_expr(item.item) for item in sub.items):
+                    body = sub.body
+                elif isinstance(sub, cst.FunctionDef) and any(ctx.is_no_grad_expr(d.decorator)
+                                                              for d in sub.decorators):
+                    body = sub.body
+                if body is not None:
+                    for inner in walk(body):
+                        if isinstance(inner, cst.Name):
+                            names.add(inner.value)
+            self._no_grad_callees = names
+        return name in self._no_grad_callees
+
+
+class ParameterTargetsRule(Rule):
+    """Base of the rules that ask :class:`ParameterTargets` (TL202, TL203): forwards the loop and
+    assignment events it learns from. Not a rule itself (no code)."""
+
+    def __init__(self, ctx) -> None:
+        super().__init__(ctx)
+        self.targets = ParameterTargets(ctx)
+
+    def visit_For(self, node: cst.For) -> None:
+        self.targets.enter_for(node)
+
+    def leave_For(self, node: cst.For) -> None:
+        self.targets.leave_for(node)
+
+    def leave_Assign(self, node: cst.Assign) -> None:
+        self.targets.after_assign(node)

@@ -3,7 +3,7 @@ from __future__ import annotations
 import libcst as cst
 
 from ...facts.kinds import PARAMETER, TENSOR
-from .tl202_in_place_update_outside_no_grad import INPLACE, ParameterTargetsRule, _code
+from ...facts.param_targets import INPLACE, ParameterTargetsRule, _code
 
 
 class DataAttributeMutation(ParameterTargetsRule):
