@@ -8,13 +8,13 @@ from __future__ import annotations
 import gc
 import re
 import sys
-from typing import Iterable, Optional, Sequence, Union
+from typing import Optional, Sequence, Union
 
 import libcst as cst
 
 from .facts.classes import ClassIndex
 from .facts.imports import ImportTable
-from .facts.nodes import FIELD_CACHE, LEAF_CLASSES, NODE_CLASSES, child_fields, iter_statements
+from .facts.nodes import FIELD_CACHE, LEAF_CLASSES, NODE_CLASSES, bound_names, child_fields, iter_statements
 from .facts.kinds import MODULE, TENSOR, KindResolver, clear_class_memo, is_tensor_annotation
 from .rule import Finding, Fix, Rule
 
@@ -207,17 +207,9 @@ class Context:
         elif isinstance(node, cst.AugAssign) and isinstance(node.target, cst.Name):
             pass
         elif isinstance(node, cst.For):
-            for name in _target_names(node.target):
+            for name in bound_names(node.target):
                 if self.func_stack:
                     self.func_stack[-1].names.setdefault(name, None)
-
-
-def _target_names(target: cst.BaseExpression) -> Iterable[str]:
-    if isinstance(target, cst.Name):
-        yield target.value
-    elif isinstance(target, (cst.Tuple, cst.List)):
-        for el in target.elements:
-            yield from _target_names(el.value)
 
 
 class _Dispatch:

@@ -91,6 +91,17 @@ def names_read(node: cst.CSTNode) -> Iterator[str]:
             yield sub.value
 
 
+def bound_names(target: cst.BaseExpression) -> Iterator[str]:
+    """Names an assignment or loop target binds: ``a``, ``a, (b, *c)`` -> a, b, c."""
+    if isinstance(target, cst.Name):
+        yield target.value
+    elif isinstance(target, (cst.Tuple, cst.List)):
+        for el in target.elements:
+            yield from bound_names(el.value)
+    elif isinstance(target, cst.StarredElement):
+        yield from bound_names(target.value)
+
+
 def uses_name(node: cst.CSTNode, name: str) -> bool:
     return any(isinstance(sub, cst.Name) and sub.value == name for sub in walk(node))
 

@@ -9,13 +9,13 @@ file's context.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Iterable, Optional
+from typing import TYPE_CHECKING, Optional
 
 import libcst as cst
 
 from .. import torch_facts
 from .kinds import iter_self_assignments
-from .nodes import iter_statements
+from .nodes import bound_names, iter_statements
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..engine import Context
@@ -49,16 +49,6 @@ def construction_tag(ctx: "Context", value: cst.BaseExpression) -> Optional[str]
     if module in _LOSS_MODULES and last in torch_facts.LOSS_CLASSES:
         return LOSS_PREFIX + last
     return None
-
-
-def _bound_names(target: cst.BaseExpression) -> Iterable[str]:
-    if isinstance(target, cst.Name):
-        yield target.value
-    elif isinstance(target, (cst.Tuple, cst.List)):
-        for el in target.elements:
-            yield from _bound_names(el.value)
-    elif isinstance(target, cst.StarredElement):
-        yield from _bound_names(target.value)
 
 
 class _Unknown:
@@ -105,7 +95,7 @@ class TrainingFacts:
                     if isinstance(t.target, cst.Name):
                         add(t.target.value, tag if tag is not None else _UNKNOWN)
                     else:
-                        for name in _bound_names(t.target):
+                        for name in bound_names(t.target):
                             add(name, _UNKNOWN)
             elif isinstance(stmt, cst.AnnAssign) and isinstance(stmt.target, cst.Name):
                 tag = construction_tag(self.ctx, stmt.value) if stmt.value is not None else None
@@ -113,12 +103,12 @@ class TrainingFacts:
             elif isinstance(stmt, cst.AugAssign) and isinstance(stmt.target, cst.Name):
                 add(stmt.target.value, _UNKNOWN)
             elif isinstance(stmt, (cst.For,)):
-                for name in _bound_names(stmt.target):
+                for name in bound_names(stmt.target):
                     add(name, _UNKNOWN)
             elif isinstance(stmt, cst.With):
                 for item in stmt.items:
                     if item.asname is not None:
-                        for name in _bound_names(item.asname.name):
+                        for name in bound_names(item.asname.name):
                             add(name, _UNKNOWN)
             elif isinstance(stmt, (cst.FunctionDef, cst.ClassDef)):
                 add(stmt.name.value, _UNKNOWN)
