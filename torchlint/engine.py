@@ -26,6 +26,7 @@ INTERNAL_ERROR = "TL003"
 NOQA_RE = re.compile(r"#\s*noqa(?::[\s]?(?P<codes>[A-Z][0-9]+(?:[,\s]+[A-Z][0-9]+)*))?", re.IGNORECASE)
 _LINE_SPLIT = re.compile(r"\r\n|\r|\n")
 
+
 class LintError(Exception):
     def __init__(self, code: str, message: str, line: int = 1, col: int = 0) -> None:
         super().__init__(message)
