@@ -355,7 +355,12 @@ class KindEngine:
         if src is None:
             return None
         if src.kind == DATALOADER:
-            return KindFact(BATCH, min(src.strength, STRONG), src.reasons + ("loop over a DataLoader",))
+            # cls "part": one element of an unpacked batch; "whole": the batch object itself (a tensor, a
+            # list, a dict or a custom batch class)
+            part = "part" if index_in_tuple is not None or (b.target is not None and b.target is not b.node) else "whole"
+            if func_name_is_enumerate(b):
+                part = "part" if _nested_tuple(b) else "whole"
+            return KindFact(BATCH, min(src.strength, STRONG), src.reasons + ("loop over a DataLoader",), part)
         if src.kind == PARAM_ITER:
             what = src.cls or "parameters"
             if what in ("parameters", "buffers"):
@@ -665,6 +670,18 @@ def _is_none(node) -> bool:
 def _is_none_placeholder(b: S.Binding, others) -> bool:
     """``x = None`` beside other bindings: a placeholder that does not change what ``x`` holds."""
     return (b.form == S.ASSIGN and b.value is not None and _is_none(b.value) and len(others) > 1)
+
+
+def func_name_is_enumerate(b) -> bool:
+    source = b.source
+    return (type(source) is cst.Call and type(source.func) is cst.Name and source.func.value == "enumerate"
+            and type(b.target) in (cst.Tuple, cst.List))
+
+
+def _nested_tuple(b) -> bool:
+    """In ``for i, (x, y) in enumerate(loader)``, is the binding inside the inner tuple?"""
+    elements = b.target.elements
+    return len(elements) == 2 and type(elements[1].value) in (cst.Tuple, cst.List) and _contains(elements[1].value, b.node)
 
 
 def _contains(tree, node) -> bool:
