@@ -97,7 +97,7 @@ def _size_text(n: int) -> str:
 
 def _os_error(path: str, exc: OSError) -> str:
     if exc.errno == errno.ELOOP:
-        return "symbolic link loop: the link resolves to itself (Too many levels of symbolic links)"
+        return "symbolic link loop: following the link leads back to itself (Too many levels of symbolic links)"
     if exc.errno == errno.ENOENT and os.path.islink(path):
         return f"broken symbolic link: its target {os.readlink(path)!r} does not exist"
     return f"cannot read file: {exc.strerror or exc}"
