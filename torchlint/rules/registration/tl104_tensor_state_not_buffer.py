@@ -6,6 +6,7 @@ import libcst as cst
 
 from ...facts.kinds import MODULE, PARAMETER, PARAMETER_CLASSES, TENSOR, iter_self_assignments, iter_self_method_calls
 from ...facts.nodes import keyword_arg, self_attribute, walk
+from ...facts.usage import attr_meets_input, before_super_init, is_complex_value, mapped_by_apply, reassigned_placed
 from ...rule import UNSAFE, Fix, Rule
 from .tl103_tensor_instead_of_parameter import is_requires_grad_call, requires_grad_factory
 
@@ -93,7 +94,31 @@ class TensorStateNotBuffer(Rule):
         if any(name == attr and ctx.kinds._static_kind(v) in (PARAMETER, MODULE)
                for name, v in iter_self_assignments(cls)):
             return  # becomes a parameter or a module later: `self.w = t; self.w = nn.Parameter(self.w)`
+        if not self._consequence(node, cls, attr, value):
+            return
         self.report(value, attr=attr, fix=self._fix(node, cls, attr, self_name))
+
+    def _consequence(self, node: cst.Assign, cls: cst.ClassDef, attr: str, value: cst.BaseExpression) -> bool:
+        """The harm can happen here: the value may live in a buffer (not complex, where ``.half()`` would damage
+        it; after ``super().__init__()``, before which ``register_buffer`` raises), and forward (or a method it
+        calls) reads it unplaced together with the input; the code does not re-place it at run time, and no
+        ``_apply`` override of the file maps it."""
+        ctx = self.ctx
+        if is_complex_value(ctx, value) or (isinstance(value, cst.Name) and any(
+                is_complex_value(ctx, v) for v in self._local_values(value.value))):
+            return False
+        if before_super_init(ctx, ctx.current_function, node):
+            return False
+        if not attr_meets_input(ctx, cls, attr):
+            return False
+        if reassigned_placed(cls, attr, ctx.classes.init_methods(cls)):
+            return False
+        return not mapped_by_apply(ctx, ctx.stack[0], attr)
+
+    def _local_values(self, name: str) -> list:
+        return [sub.value for sub in walk(self.ctx.current_function.body, into_scopes=False)
+                if isinstance(sub, cst.Assign) and any(isinstance(t.target, cst.Name) and t.target.value == name
+                                                       for t in sub.targets)]
 
     # ------------------------------------------------------------------ helpers
     def _created_locally(self, name: str) -> bool:
