@@ -31,7 +31,7 @@ PLACING_METHODS = frozenset({"to", "type_as", "cuda", "cpu", "type", "item", "to
 _INSPECTIONS = frozenset({"shape", "device", "dtype", "size", "dim", "ndim", "numel", "is_cuda", "requires_grad",
                           "is_complex", "is_floating_point", "nelement", "data_ptr", "stride", "__len__"})
 _CONTROL_FUNCTIONS = frozenset({"len", "bool", "int", "float", "isinstance", "id", "type", "hasattr", "print",
-                                "str", "repr"})
+                                "str", "repr", "enumerate", "zip", "range", "list", "tuple", "iter"})
 
 
 def _memo(ctx: "Context", key):
@@ -267,8 +267,8 @@ def attr_meets_input(ctx: "Context", cls: cst.ClassDef, attr: str) -> bool:
                 continue
             scope = stmt.test if isinstance(stmt, (cst.If, cst.While)) else \
                 stmt.iter if isinstance(stmt, cst.For) else stmt
-            if isinstance(stmt, cst.If) or isinstance(stmt, cst.While):
-                continue  # the read sits in a test: Python control flow
+            if isinstance(stmt, (cst.If, cst.While, cst.For)):
+                continue  # the read sits in a test or is iterated in Python: control flow
             if _mentions(scope, tainted):
                 result = True
                 break
@@ -296,9 +296,9 @@ def _carriers_meet_input(method: cst.FunctionDef, parents, carriers: set, tainte
             if use is None:
                 continue
             stmt = _statement_of(use, parents)
-            if stmt is None or isinstance(stmt, (cst.If, cst.While)):
+            if stmt is None or isinstance(stmt, (cst.If, cst.While, cst.For)):
                 continue
-            scope = stmt.iter if isinstance(stmt, cst.For) else stmt
+            scope = stmt
             if _mentions(scope, others):
                 return True
     return False
@@ -306,17 +306,21 @@ def _carriers_meet_input(method: cst.FunctionDef, parents, carriers: set, tainte
 
 def reassigned_placed(cls: cst.ClassDef, attr: str, init_methods) -> bool:
     """A method outside ``init_methods`` assigns ``self.<attr>`` a value it places itself (ends in ``.to(...)``,
-    ``.cuda()``, ``.type_as(...)``, or is created with ``device=``)."""
+    ``.cuda()``, ``.type_as(...)``, or is created with ``device=``) or a value computed from its arguments (a
+    cache of run-time data): the value set while building is a placeholder."""
     for method in cls.body.body:
         if not isinstance(method, cst.FunctionDef) or method.name.value in init_methods:
             continue
         self_name = _self_name(method)
         if self_name is None:
             continue
+        params = method.params
+        arguments = {p.name.value for group in (params.posonly_params, params.params, params.kwonly_params)
+                     for p in group} - {self_name}
         for small in iter_small_statements(method.body.body, into_functions=False):
             if isinstance(small, cst.Assign) and any(self_attribute(t.target, self_name) == attr
                                                      for t in small.targets):
-                if placed_value(small.value):
+                if placed_value(small.value) or _mentions(small.value, arguments):
                     return True
     return False
 
@@ -404,7 +408,7 @@ def unescaped_local_module(ctx: "Context", func: cst.FunctionDef, name: str) -> 
         if isinstance(parent, cst.AssignTarget):
             assign = parents.get(id(parent))
             if not (isinstance(assign, cst.Assign) and isinstance(assign.value, cst.Call)
-                    and ctx.kinds.module_class_of(assign.value.func) is not None):
+                    and _hookless_construction(ctx, assign.value)):
                 return False
             bound = True
             continue
@@ -417,6 +421,30 @@ def unescaped_local_module(ctx: "Context", func: cst.FunctionDef, name: str) -> 
             continue  # name.forward(...), name.eval(), name.weight: uses that keep it local
         return False  # passed, stored, returned, compared, called as name(x) (fine, but not what we look for)
     return bound
+
+
+def _hookless_construction(ctx: "Context", call: cst.Call) -> bool:
+    """A Module construction whose class registers no hook on itself while it is built (lazy modules do)."""
+    cls_name = ctx.kinds.module_class_of(call.func)
+    if cls_name is None or "Lazy" in cls_name.rsplit(".", 1)[-1]:
+        return False
+    local = ctx.classes.class_named(cls_name) if "." not in cls_name else None
+    if local is not None and any(isinstance(sub, cst.Attribute) and sub.attr.value.startswith("register_")
+                                 and "hook" in sub.attr.value for sub in walk(local)):
+        return False
+    return True
+
+
+def only_raises(func: cst.FunctionDef) -> bool:
+    """The method's body is a ``raise`` (after an optional docstring): calling it is refused on purpose."""
+    body = func.body.body if isinstance(func.body, cst.IndentedBlock) else [func.body]
+    if not all(isinstance(stmt, (cst.SimpleStatementLine, cst.SimpleStatementSuite)) for stmt in body):
+        return False
+    smalls = [small for stmt in body for small in stmt.body]
+    if smalls and isinstance(smalls[0], cst.Expr) and isinstance(smalls[0].value, (cst.SimpleString,
+                                                                                   cst.ConcatenatedString)):
+        smalls = smalls[1:]
+    return len(smalls) == 1 and isinstance(smalls[0], cst.Raise)
 
 
 def forwards_to_public_method(func: cst.FunctionDef) -> bool:
@@ -470,5 +498,5 @@ def first_argument_is_module(ctx: "Context", func: cst.FunctionDef) -> bool:
 
 
 __all__ = ["PLACING_METHODS", "attr_meets_input", "before_super_init", "class_methods", "first_argument_is_module",
-           "forward_methods", "forwards_to_public_method", "is_complex_value", "mapped_by_apply", "placed_value",
+           "forward_methods", "forwards_to_public_method", "is_complex_value", "mapped_by_apply", "only_raises", "placed_value",
            "reassigned_placed", "unescaped_local_module"]

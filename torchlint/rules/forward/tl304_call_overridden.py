@@ -3,7 +3,7 @@ from __future__ import annotations
 import libcst as cst
 
 from ...facts.nodes import walk
-from ...facts.usage import class_methods, first_argument_is_module, forwards_to_public_method
+from ...facts.usage import class_methods, first_argument_is_module, forwards_to_public_method, only_raises
 from ...rule import Rule
 
 # Calls inside an override that still go through Module.__call__ (and so run the hooks).
@@ -20,7 +20,8 @@ class CallOverridden(Rule):
     `super().__call__(...)`, on "processor" objects whose `__call__(self, attn, hidden_states, ...)`
     takes another Module as its first argument (annotated as one, or one of its layers is applied to
     another argument: a calling protocol, not a layer applied to data), and on a `__call__` that only
-    returns `self.<public method>(...)` in a class without `forward` (a shorthand for that method).
+    returns `self.<public method>(...)` in a class without `forward` (a shorthand for that method), and
+    on a `__call__` that only raises (a container that refuses to be called).
 
     ## Why is this bad?
     `nn.Module.__call__` is where forward pre-hooks, forward hooks and backward hooks run, and where
@@ -62,6 +63,8 @@ class CallOverridden(Rule):
         for sub in walk(node.body, into_scopes=False):
             if isinstance(sub, cst.Attribute) and sub.attr.value in _DELEGATES:
                 return
+        if only_raises(node):
+            return  # calling the object is refused on purpose: there is no call for a hook to wrap
         if first_argument_is_module(ctx, node):
             return  # processor(attn, hidden_states, ...): a protocol, not a layer applied to data
         if forwards_to_public_method(node) and "forward" not in class_methods(ctx, ctx.current_class):
