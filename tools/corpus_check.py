@@ -222,6 +222,25 @@ def corpora_of(half: str) -> tuple:
     return tuple(name for name in CORPORA if half == "all" or HALF[name] == half)
 
 
+def precision_table(triage: dict, codes=None) -> str:
+    """Per rule and half: findings triaged (true + false) and precision, as a markdown table. The triage file keeps
+    the false positives that were fixed, so these are the figures before fixing."""
+    counts: dict = collections.defaultdict(lambda: [0, 0])
+    for (package, _path, _line, code), row in triage.items():
+        if codes is not None and code not in codes:
+            continue
+        counts[(code, HALF.get(package, "?"))][0 if row["verdict"] == "tp" else 1] += 1
+    lines = ["| rule | tuning: findings | tuning: true | tuning: precision | validation: findings | validation: true "
+             "| validation: precision |", "|---|---|---|---|---|---|---|"]
+    for code in sorted({c for c, _h in counts}):
+        cells = [code]
+        for half in ("tuning", "validation"):
+            tp, fp = counts.get((code, half), [0, 0])
+            cells += [str(tp + fp), str(tp), f"{100 * tp / (tp + fp):.0f}%" if tp + fp else "-"]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def run(corpora, codes, jobs, download=True, progress=False):
     """Lint the corpora; returns (findings, not_linted, per-corpus stats)."""
     findings, not_linted, stats = [], [], []
@@ -302,8 +321,13 @@ def main(argv=None) -> int:
     parser.add_argument("--fix-roundtrip", action="store_true",
                         help="also apply --fix --unsafe-fixes to copies of the files with fixable findings and check "
                              "that they parse, compile and are stable")
+    parser.add_argument("--precision", action="store_true",
+                        help="print per-rule findings and precision on each half from the triage file")
     parser.add_argument("-j", "--jobs", type=int, default=0)
     args = parser.parse_args(argv)
+    if args.precision:
+        print(precision_table(load_triage()))
+        return 0
     if args.download:
         names = CI_SLICE if args.slice == "ci" else [n for n in CORPORA if n in WHEELS or n in PACKAGES]
         for name in names:
