@@ -45,6 +45,11 @@ class ForwardCalledDirectly(Rule):
     ## Fix safety
     No fix is offered: running the hooks that were skipped may change results (that is the point), and
     `self.forward(...)` inside a method that `__call__` itself reaches could recurse.
+
+    ## Precision
+    On the corpus (tests/corpus_precision.md): tuning half 5 findings, 4 true (80%) before the
+    unescaped-local condition, which removed the false one; validation half (measured blind) 1
+    finding, 1 true.
     """
 
     code = "TL303"

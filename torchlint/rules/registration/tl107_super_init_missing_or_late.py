@@ -6,6 +6,7 @@ import libcst as cst
 
 from ...facts.kinds import MODULE, PARAMETER
 from ...facts.nodes import self_attribute, walk
+from ...facts.usage import only_raises
 from ...rule import Rule
 
 _ERRORS = {
@@ -36,6 +37,12 @@ def _super_init_call(node: cst.Call, self_name: str) -> Optional[str]:
     return None
 
 
+def _decorator_name(node: cst.BaseExpression) -> Optional[str]:
+    if isinstance(node, cst.Attribute):
+        return node.attr.value
+    return node.value if isinstance(node, cst.Name) else None
+
+
 class SuperInitMissingOrLate(Rule):
     """
     ## What it does
@@ -47,8 +54,9 @@ class SuperInitMissingOrLate(Rule):
     an explicit `Other.__init__(self)` where `Other` is provably not an ancestor (every ancestor is a
     class of the file or a torch Module class), so `nn.Module.__init__` never runs.
 
-    Silent on plain values (ints, strings, tensors) assigned before the call, which works, and on
-    classes without an `__init__` of their own.
+    Silent on plain values (ints, strings, tensors) assigned before the call, which works, on
+    classes without an `__init__` of their own, on `@typing.overload` stubs of `__init__`, and on an
+    `__init__` that only raises (a deprecated class that is never built).
 
     ## Why is this bad?
     `nn.Module.__init__` creates the dictionaries that hold parameters, buffers and sub-modules. Before
@@ -94,6 +102,8 @@ class SuperInitMissingOrLate(Rule):
         self_name = ctx.func_stack[-1].self_name
         if self_name is None:
             return
+        if any(_decorator_name(d.decorator) == "overload" for d in node.decorators) or only_raises(node):
+            return  # a typing.overload stub, or an __init__ that refuses to build (nothing is ever registered)
         cls = ctx.current_class
         self._state = None
         found = None
