@@ -4,6 +4,8 @@ from typing import Optional
 
 import libcst as cst
 
+from ...facts.nodes import walk
+
 from ...facts.kinds import PARAMETER, TENSOR
 from ...facts.training import DATALOADER, construction_tag, training_facts
 from ...rule import SAFE, Fix, Rule
@@ -35,6 +37,9 @@ class TensorMoveDiscarded(Rule):
     Module, an `nn.Parameter`, or a name unpacked from a `for x, y in loader` loop over a
     `torch.utils.data.DataLoader` built in the same scope. Modules (`model.to(device)` moves the module
     in place and is correct) and receivers of unknown kind stay silent.
+
+    Silent when every binding of the name in the function was created with that same `dtype=` or
+    `device=` (`t = torch.zeros(n, dtype=q.dtype)` ... `t.to(q.dtype)`): the move would change nothing.
 
     ## Why is this bad?
     Unlike `nn.Module.to()`, these tensor methods return a new tensor and leave the receiver as it
@@ -120,6 +125,25 @@ class TensorMoveDiscarded(Rule):
         if self.batch_names:
             self._rebind(node.target)
 
+    def _already_there(self, receiver: cst.BaseExpression, call: cst.Call) -> bool:
+        """``t = torch.zeros(..., dtype=q.dtype)`` ... ``t.to(q.dtype)``: every binding of the name in this function
+        was created with that same dtype (or device), so the discarded move would change nothing."""
+        func = self.ctx.current_function
+        if func is None or not isinstance(receiver, cst.Name) or len(call.args) != 1 or call.args[0].keyword:
+            return False
+        wanted = cst.Module(body=[]).code_for_node(call.args[0].value)
+        found = False
+        for sub in walk(func.body, into_scopes=False):
+            if isinstance(sub, cst.Assign) and any(isinstance(t.target, cst.Name) and t.target.value == receiver.value
+                                                   for t in sub.targets):
+                value = sub.value
+                if not (isinstance(value, cst.Call) and any(
+                        a.keyword is not None and a.keyword.value in ("dtype", "device")
+                        and cst.Module(body=[]).code_for_node(a.value) == wanted for a in value.args)):
+                    return False
+                found = True
+        return found
+
     # ------------------------------------------------------------------ the statement
     def visit_Expr(self, node: cst.Expr) -> None:
         call = node.value
@@ -130,6 +154,8 @@ class TensorMoveDiscarded(Rule):
             return
         receiver = call.func.value
         if not self._is_tensor(receiver):
+            return
+        if method == "to" and self._already_there(receiver, call):
             return
         fix: Optional[Fix] = None
         if isinstance(receiver, cst.Name):
