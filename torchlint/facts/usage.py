@@ -497,6 +497,31 @@ def first_argument_is_module(ctx: "Context", func: cst.FunctionDef) -> bool:
     return False
 
 
+def places_itself_in_forward(ctx: "Context", class_name: str) -> bool:
+    """An in-file Module class whose forward moves its own state to the input's device (``self.to(x.device)``,
+    ``self.resampler.to(x.device)`` as a statement) and holds no known parameter: a stateless transform that
+    ``.to(device)`` need not reach."""
+    cls = ctx.classes.class_named(class_name)
+    if cls is None or ctx.kinds.class_has_parameters(class_name) is True:
+        return False
+    for method in forward_methods(ctx, cls):
+        self_name = _self_name(method)
+        for small in iter_small_statements(method.body.body, into_functions=False):
+            if not (isinstance(small, cst.Expr) and isinstance(small.value, cst.Call)):
+                continue
+            call = small.value
+            if not (isinstance(call.func, cst.Attribute) and call.func.attr.value == "to" and call.args):
+                continue
+            owner = call.func.value
+            while isinstance(owner, cst.Attribute):
+                owner = owner.value
+            arg = call.args[0].value
+            if isinstance(owner, cst.Name) and owner.value == self_name and isinstance(arg, cst.Attribute) \
+                    and arg.attr.value == "device":
+                return True
+    return False
+
+
 __all__ = ["PLACING_METHODS", "attr_meets_input", "before_super_init", "class_methods", "first_argument_is_module",
-           "forward_methods", "forwards_to_public_method", "is_complex_value", "mapped_by_apply", "only_raises", "placed_value",
-           "reassigned_placed", "unescaped_local_module"]
+           "forward_methods", "forwards_to_public_method", "is_complex_value", "mapped_by_apply", "only_raises",
+           "placed_value", "places_itself_in_forward", "reassigned_placed", "unescaped_local_module"]
