@@ -77,6 +77,11 @@ class FunctionalDropoutAlwaysOn(Rule):
     Safe: the call is in a method of the Module, whose first parameter is the module itself, so
     `training=self.training` (or `dropout_p=<p> if self.training else 0.0`) keeps training behaviour as
     it was and only turns the dropout off in eval mode, which is what `model.eval()` promises.
+
+    ## Precision
+    On the corpus (tests/corpus_precision.md): tuning half 1 finding, 1 true; validation half
+    (measured blind) 4 findings, 4 true. Two of the true ones (Tacotron 2 prenets) keep dropout on
+    at inference on purpose: `training=True` says so and silences the rule.
     """
 
     code = "TL301"

@@ -67,6 +67,11 @@ class TensorMoveDiscarded(Rule):
     which is what the statement was written for; nothing else observed the discarded copy. Attribute
     or subscript receivers (`self.buf.cuda()`) get no fix, because assigning to them can change a
     Module's registered state.
+
+    ## Precision
+    On the corpus (tests/corpus_precision.md): tuning half 2 findings, 2 true; validation half
+    (measured blind) 3 findings, 2 true (67%): the false one, a tensor created with the very dtype
+    it was then discarded-cast to, is now left alone. Too few validation findings to judge the default.
     """
 
     code = "TL402"
