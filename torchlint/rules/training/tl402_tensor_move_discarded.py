@@ -28,6 +28,9 @@ class TensorMoveDiscarded(Rule):
     classes (transformers' `BatchEncoding`, PyG's `Batch`) move themselves in place. Modules (`model.to(device)` moves the module
     in place and is correct) and receivers of unknown kind stay silent.
 
+    Silent when every binding of the name that reaches the statement was created with that same `dtype=`
+    or `device=` (`t = torch.zeros(n, dtype=q.dtype)` ... `t.to(q.dtype)`): the move would change nothing.
+
     ## Why is this bad?
     Unlike `nn.Module.to()`, these tensor methods return a new tensor and leave the receiver as it
     was. The statement moves or converts a copy and drops it: the batch stays on the CPU while the
@@ -79,11 +82,25 @@ class TensorMoveDiscarded(Rule):
         receiver = call.func.value
         if not self._is_tensor(receiver):
             return
+        if method == "to" and self._already_there(receiver, call):
+            return
         fix: Optional[Fix] = None
         if isinstance(receiver, cst.Name):
             new = cst.Assign(targets=[cst.AssignTarget(target=receiver)], value=call, semicolon=node.semicolon)
             fix = Fix(SAFE, [(node, new)], "assign the result back to the name")
         self.report(call, text=_code(call), receiver=_code(receiver), fix=fix)
+
+    def _already_there(self, receiver: cst.BaseExpression, call: cst.Call) -> bool:
+        """Every binding that reaches the receiver was created with the very dtype/device moved to."""
+        if not isinstance(receiver, cst.Name) or len(call.args) != 1 or call.args[0].keyword:
+            return False
+        wanted = _code(call.args[0].value)
+        bindings = self.ctx.model.bindings_at(receiver)
+        return bool(bindings) and all(
+            isinstance(b.value, cst.Call) and b.target is b.node and any(
+                a.keyword is not None and a.keyword.value in ("dtype", "device") and _code(a.value) == wanted
+                for a in b.value.args)
+            for b in bindings)
 
     def _is_tensor(self, receiver: cst.BaseExpression) -> bool:
         fact = self.ctx.model.kinds.of(receiver)
