@@ -4,9 +4,12 @@ from typing import Optional
 
 import libcst as cst
 
+from ... import fixsafety
 from ...facts.kinds import PARAMETER, TENSOR
+from ...facts.nodes import walk
 from ...facts.training import DATALOADER, construction_tag, training_facts
 from ...rule import SAFE, Fix, Rule
+from ..registration.tl103_tensor_instead_of_parameter import is_requires_grad_call, requires_grad_factory
 
 # Tensor methods that return a new tensor (or the same one) and never change the receiver.
 MOVE_METHODS = frozenset({"to", "cuda", "cpu", "float", "half", "double", "bfloat16", "long", "int", "type",
@@ -58,10 +61,12 @@ class TensorMoveDiscarded(Rule):
     ```
 
     ## Fix safety
-    Safe when the receiver is a plain name: the fix rebinds the name to the result, `x = x.to(device)`,
-    which is what the statement was written for; nothing else observed the discarded copy. Attribute
-    or subscript receivers (`self.buf.cuda()`) get no fix, because assigning to them can change a
-    Module's registered state.
+    Safe when the receiver is a plain name bound to a plain tensor: the fix rebinds the name to the
+    result, `x = x.to(device)`, which is what the statement was written for; nothing else observed the
+    discarded copy. No fix when the name holds an `nn.Parameter` or a tensor made trainable
+    (`requires_grad=True`, `.requires_grad_()`): the copy is a plain non-leaf tensor, so rebinding would
+    unregister the parameter or stop its gradient. Attribute or subscript receivers (`self.buf.cuda()`)
+    get no fix, because assigning to them can change a Module's registered state.
     """
 
     code = "TL402"
@@ -134,8 +139,29 @@ class TensorMoveDiscarded(Rule):
         fix: Optional[Fix] = None
         if isinstance(receiver, cst.Name):
             new = cst.Assign(targets=[cst.AssignTarget(target=receiver)], value=call, semicolon=node.semicolon)
-            fix = Fix(SAFE, [(node, new)], "assign the result back to the name")
+            fix = fixsafety.offer(self.ctx, SAFE, [(node, new)], "assign the result back to the name",
+                                  verdicts=[self._rebind_verdict(receiver)])
         self.report(call, text=_code(call), receiver=_code(receiver), fix=fix)
+
+    def _rebind_verdict(self, receiver: cst.Name):
+        """Rebinding the name to the moved copy keeps what it stands for only for a plain tensor: a Parameter
+        (or a tensor made a trainable leaf) would become a non-leaf plain tensor and lose its registration."""
+        if self.batch_names.get(receiver.value) is not None:
+            return fixsafety.OK
+        if self.ctx.kind_of(receiver) == PARAMETER:
+            return fixsafety.NO, f"'{receiver.value}' is a Parameter: rebinding it to a copy unregisters it"
+        func = self.ctx.current_function
+        body = func.body if func is not None else self.ctx.stack[0]
+        for sub in walk(body, into_scopes=False):
+            if isinstance(sub, cst.Assign) and any(
+                    isinstance(t.target, cst.Name) and t.target.value == receiver.value for t in sub.targets):
+                if requires_grad_factory(self.ctx, sub.value) is not None \
+                        or is_requires_grad_call(self.ctx, sub.value):
+                    return fixsafety.NO, f"'{receiver.value}' is a trainable leaf: its copy would not be"
+            elif isinstance(sub, cst.Attribute) and sub.attr.value in ("requires_grad", "requires_grad_") \
+                    and isinstance(sub.value, cst.Name) and sub.value.value == receiver.value:
+                return fixsafety.NO, f"'{receiver.value}' is made trainable: its copy would not be a leaf"
+        return fixsafety.OK
 
     def _is_tensor(self, receiver: cst.BaseExpression) -> bool:
         if isinstance(receiver, cst.Name) and self.batch_names.get(receiver.value) is not None:

@@ -4,7 +4,9 @@ import libcst as cst
 
 from ...facts.kinds import MODULE, PARAMETER, TENSOR
 from ...facts.training import OPTIMIZER, SCHEDULER, training_facts
-from ...rule import SAFE, Fix, Rule
+from ... import fixsafety
+from ...facts.nodes import iter_statements
+from ...rule import SAFE, Rule
 
 # Names no other common API uses for an attribute read as a statement: the name alone is the proof.
 DISTINCTIVE = frozenset({"zero_grad", "backward", "requires_grad_"})
@@ -55,7 +57,9 @@ class MethodNotCalled(Rule):
 
     ## Fix safety
     Safe: the fix adds `()`, which is what the statement can only have meant; the bare reference has
-    no effect to preserve.
+    no effect to preserve. When a class of the file defines one of these names as a property or a data
+    attribute (`@property def backward`), a receiver of unknown kind is not reported: reading the
+    attribute may be the whole point, and calling its value would fail.
     """
 
     code = "TL403"
@@ -70,6 +74,9 @@ class MethodNotCalled(Rule):
         if not isinstance(value, cst.Attribute) or value.lpar:
             return
         method = value.attr.value
+        if method in DISTINCTIVE and self.ctx.kind_of(value.value) not in (MODULE, TENSOR, PARAMETER) \
+                and method in self._user_attributes():
+            return  # a class of this file has a property or data attribute of that name: reading it may be all
         if method not in DISTINCTIVE:
             wanted = GENERIC.get(method)
             if wanted is None:
@@ -79,9 +86,39 @@ class MethodNotCalled(Rule):
             if kind not in wanted and (method != "step" or training_facts(self.ctx).tag_of(receiver) not in wanted):
                 return
         text = self.ctx_code(value)
-        fix = Fix(SAFE, [(value, cst.Call(func=value))], "call the method")
+        fix = fixsafety.offer(self.ctx, SAFE, [(value, cst.Call(func=value))], "call the method")
         self.report(value, text=text, fix=fix)
+
+    def _user_attributes(self) -> frozenset:
+        """Names of DISTINCTIVE that some class of this file defines as a property or a data attribute
+        (``@property def backward``, ``backward = ...`` in the class body, ``self.backward = ...``)."""
+        cached = getattr(self, "_user_attrs", None)
+        if cached is not None:
+            return cached
+        found = set()
+        root = self.ctx.stack[0]
+        for stmt in iter_statements(root.body, into_classes=True):
+            if isinstance(stmt, cst.FunctionDef) and stmt.name.value in DISTINCTIVE and any(
+                    _decorator_name(d.decorator) in ("property", "cached_property") for d in stmt.decorators):
+                found.add(stmt.name.value)
+            elif isinstance(stmt, (cst.Assign, cst.AnnAssign)):
+                targets = [t.target for t in stmt.targets] if isinstance(stmt, cst.Assign) else [stmt.target]
+                for t in targets:
+                    name = t.attr.value if isinstance(t, cst.Attribute) else t.value if isinstance(t, cst.Name) \
+                        else None
+                    if name in DISTINCTIVE:
+                        found.add(name)
+        self._user_attrs = frozenset(found)
+        return self._user_attrs
 
     @staticmethod
     def ctx_code(node: cst.BaseExpression) -> str:
         return cst.Module(body=[]).code_for_node(node)
+
+
+def _decorator_name(node: cst.BaseExpression):
+    if isinstance(node, cst.Name):
+        return node.value
+    if isinstance(node, cst.Attribute):
+        return node.attr.value
+    return None
