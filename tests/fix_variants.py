@@ -277,12 +277,51 @@ def container_use_variants(result) -> list[tuple[str, str]]:
         if found is not None:
             targets.append((found[0], found[1], "dict" if "Dict" in wrapper else "list"))
     out = []
+    kinds_done = set()
     for method_name, attr, kind, method in _dedupe(targets):
+        if kind in kinds_done:
+            continue  # one list and one dict attribute per fixture keep the run short
+        kinds_done.add(kind)
         uses = DICT_USES if kind == "dict" else LIST_USES
+        small = _only_class_of(module, method)
         for op, code in uses.items():
             code = code.replace("self.A", f"self.{attr}")
-            out.append((f"use:{attr}.{op}", module.visit(_AppendToMethod(method, code)).code))
+            out.append((f"use:{attr}.{op}", small.visit(_AppendToMethod(method, code)).code))
     return out
+
+
+def _only_class_of(module: cst.Module, method: cst.FunctionDef) -> cst.Module:
+    """The module reduced to its imports, the class holding ``method`` and the in-file classes it names."""
+    classes = {stmt.name.value: stmt for stmt in module.body if isinstance(stmt, cst.ClassDef)}
+    owner = next((c for c in classes.values() if any(m is method for m in c.body.body)), None)
+    if owner is None:
+        return module
+    keep = {owner.name.value}
+    todo = [owner]
+    while todo:
+        current = todo.pop()
+        for name in _names_in(current):
+            if name in classes and name not in keep:
+                keep.add(name)
+                todo.append(classes[name])
+    body = [stmt for stmt in module.body
+            if (isinstance(stmt, cst.ClassDef) and stmt.name.value in keep)
+            or (isinstance(stmt, cst.SimpleStatementLine)
+                and all(isinstance(s, (cst.Import, cst.ImportFrom)) for s in stmt.body))]
+    return module.with_changes(body=body)
+
+
+def _names_in(node: cst.CSTNode) -> set:
+    class Names(cst.CSTVisitor):
+        def __init__(self):
+            self.names = set()
+
+        def visit_Name(self, n):
+            self.names.add(n.value)
+
+    visitor = Names()
+    node.visit(visitor)
+    return visitor.names
 
 
 def _dedupe(targets):

@@ -303,7 +303,8 @@ def _binding_table(scope: cst.CSTNode) -> tuple[dict, bool]:
         if kind is cst.AssignTarget:
             bind_target(node.target)
         elif kind in (cst.AnnAssign, cst.AugAssign) and isinstance(node.target, cst.Name):
-            bind(node.target.value, None)
+            if not (kind is cst.AnnAssign and node.value is None and isinstance(scope, cst.ClassDef)):
+                bind(node.target.value, None)  # a bare annotation in a class body creates no attribute
         elif kind in (cst.For, cst.CompFor):
             bind_target(node.target)
         elif kind is cst.AsName:
@@ -482,12 +483,26 @@ def _method_verdict(ctx, index: _Index, cls: cst.ClassDef, method: cst.FunctionD
         name = d.value if isinstance(d, cst.Name) else d.attr.value if isinstance(d, cst.Attribute) else None
         if name in ("staticmethod", "classmethod"):
             return NO, f"{name}: '{self_name}' is not the module"
+    if _rebinds(method, self_name):
+        return NO, f"'{self_name}' is rebound in the method"
     table, _star = index.table(cls)
     if len(table.get(method.name.value, ())) > 1 or _rebound_in_class(cls, method):
         return NO, f"'{method.name.value}' is rebound in the class body"
     if not ctx.classes.is_module_class(cls):
         return NO, "not an nn.Module class"
     return OK
+
+
+def _rebinds(func: cst.FunctionDef, name: str) -> bool:
+    """Some statement of ``func`` (not of nested scopes) binds ``name`` again."""
+    for sub in walk(func.body, into_scopes=False):
+        kind = type(sub)
+        if kind in (cst.AssignTarget, cst.AugAssign, cst.AnnAssign, cst.For, cst.CompFor, cst.NamedExpr, cst.Del):
+            if name in set(bound_names(sub.target)):
+                return True
+        elif kind is cst.AsName and name in set(bound_names(sub.name)):
+            return True
+    return False
 
 
 def _rebound_in_class(cls: cst.ClassDef, method: cst.FunctionDef) -> bool:
@@ -587,7 +602,7 @@ def element_verdict(ctx: "Context", expr: cst.BaseExpression, wanted: str) -> Ve
                          cst.SetComp, cst.GeneratorExp)) or (isinstance(expr, cst.Name) and expr.value == "None"):
         return NO, f"element '{code}' is not a {what}"
     if isinstance(expr, cst.StarredElement):
-        return UNSAFE, f"element '{code}' is not provably a {what}"
+        return NO, f"element '{code}' is not provably a {what}"
     kind = _element_kind(ctx, expr)
     if kind == wanted:
         return OK
@@ -599,7 +614,8 @@ def element_verdict(ctx: "Context", expr: cst.BaseExpression, wanted: str) -> Ve
             return NO, f"element '{code}' is a torch function or class, not a {what}"
         if isinstance(expr, cst.Name) and _is_def_name(ctx, expr):
             return NO, f"element '{code}' is a function, not a {what}"
-    return UNSAFE, f"element '{code}' is not provably a {what}"
+    # The container raises TypeError on anything else (ModuleList) or silently converts it (ParameterList).
+    return NO, f"element '{code}' is not provably a {what}"
 
 
 def _is_def_name(ctx: "Context", name: cst.Name) -> bool:
@@ -678,7 +694,7 @@ class _Uses:
                 if isinstance(el, cst.Element):
                     self.add(element_verdict(self.ctx, el.value, wanted))
                 else:
-                    self.add((UNSAFE, f"'{_code(el)}' is not provably a list of the right kind"))
+                    self.add((NO, f"'{_code(el)}' is not provably a list of the right kind"))
         elif isinstance(expr, (cst.ListComp, cst.GeneratorExp, cst.SetComp)):
             self.add(element_verdict(self.ctx, expr.elt, wanted))
         elif isinstance(expr, cst.Dict):
@@ -687,12 +703,12 @@ class _Uses:
                     self.add(element_verdict(self.ctx, el.value, wanted))
                     self.key(el.key)
                 else:
-                    self.add((UNSAFE, "'**' in a dict display"))
+                    self.add((NO, "'**' in a dict display"))
         elif isinstance(expr, cst.DictComp):
             self.add(element_verdict(self.ctx, expr.value, wanted))
             self.add(comprehension_key_verdict(expr))
         else:
-            self.add((UNSAFE, f"'{_code(expr)}' is not provably a container of the right kind"))
+            self.add((NO, f"'{_code(expr)}' is not provably a container of the right kind"))
 
     def key(self, key: cst.BaseExpression) -> None:
         self.add(key_verdict(key))
@@ -810,7 +826,45 @@ class _Uses:
         if isinstance(func, cst.Name) and func.value in ("isinstance", "type", "issubclass"):
             self.add((NO, f"'{_code(call)}' sees the container type"))
             return
+        callee = self._callee(func)
+        if callee is not None and depth < 4:
+            param = _parameter_for(callee[0], call, arg, callee[1])
+            if param is not None and (id(callee[0]), param) not in self.aliases_seen:
+                self.aliases_seen.add((id(callee[0]), param))
+                for n in walk(callee[0].body):
+                    if isinstance(n, cst.Name) and n.value == param and not _is_attr_name(self.index, n):
+                        parent = self.index.parent.get(id(n))
+                        if isinstance(parent, cst.AssignTarget) and parent.target is n:
+                            self.add((UNSAFE, f"parameter '{param}' of '{_code(func)}' is rebound"))
+                            continue
+                        self.use(n, depth + 1)
+                return
         self.add((UNSAFE, f"it is passed to '{_code(func)}'"))
+
+    def _callee(self, func: cst.BaseExpression):
+        """(function definition, whether it is called as a bound method) for a function or a method of a class
+        of this file called by name (``helper(x)``, ``self.helper(x)``), else None."""
+        root = self.index.root
+        if isinstance(func, cst.Name):
+            for stmt in root.body:
+                if isinstance(stmt, cst.FunctionDef) and stmt.name.value == func.value:
+                    table, _star = self.index.table(root)
+                    return (stmt, False) if len(table.get(func.value, ())) == 1 else None
+            return None
+        if isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name):
+            ancestors = self.index.ancestors(func)
+            for pos in range(len(ancestors or ()) - 1, 1, -1):
+                method = ancestors[pos]
+                if isinstance(method, cst.FunctionDef) and isinstance(ancestors[pos - 2], cst.ClassDef):
+                    params = method.params.params
+                    if params and params[0].name.value == func.value.value:
+                        cls = ancestors[pos - 2]
+                        found = [m for m in cls.body.body
+                                 if isinstance(m, cst.FunctionDef) and m.name.value == func.attr.value]
+                        if len(found) == 1 and not found[0].decorators:
+                            return found[0], True
+                    return None
+        return None
 
     def _alias(self, assign: cst.Assign, depth: int) -> None:
         if len(assign.targets) != 1 or not isinstance(assign.targets[0].target, cst.Name):
@@ -839,6 +893,24 @@ def _is_attr_name(index: _Index, name: cst.Name) -> bool:
     parent = index.parent.get(id(name))
     return (isinstance(parent, cst.Attribute) and parent.attr is name) or (
         isinstance(parent, cst.Arg) and parent.keyword is name)
+
+
+def _parameter_for(func: cst.FunctionDef, call: cst.Call, arg: cst.Arg, bound: bool) -> Optional[str]:
+    """The parameter of ``func`` that ``arg`` of ``call`` binds (simple positional or keyword), else None."""
+    params = list(func.params.posonly_params) + list(func.params.params)
+    if bound:
+        params = params[1:]
+    if arg.keyword is not None:
+        names = {p.name.value for p in params} | {p.name.value for p in func.params.kwonly_params}
+        return arg.keyword.value if arg.keyword.value in names else None
+    position = 0
+    for a in call.args:
+        if a.star or a.keyword is not None:
+            return None
+        if a is arg:
+            return params[position].name.value if position < len(params) else None
+        position += 1
+    return None
 
 
 def _shadowed(ctx: "Context", name: cst.Name) -> bool:

@@ -8,7 +8,7 @@ from ... import fixsafety
 from ...facts.kinds import MODULE
 from ...facts.nodes import walk
 from ...facts.param_targets import LoopTracker
-from ...rule import SAFE, UNSAFE, Rule
+from ...rule import SAFE, Rule
 
 
 class ModuleRequiresGradAttribute(Rule):
@@ -101,8 +101,8 @@ class ModuleRequiresGradAttribute(Rule):
             return None if own else fixsafety.OK
         flagged = [c for c in self._file_classes() if self._uses_own_flag(c)]
         if flagged:
-            return (UNSAFE, f"the receiver's class is not known and {flagged[0].name.value} has its own "
-                            "requires_grad flag")
+            return (fixsafety.NO, f"the receiver's class is not known and {flagged[0].name.value} has its own "
+                                  "requires_grad flag")
         return fixsafety.OK
 
     def _file_classes(self) -> list:
