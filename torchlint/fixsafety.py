@@ -402,7 +402,7 @@ def name_for(ctx: "Context", dotted: str, at: cst.CSTNode) -> Optional[str]:
     binding visible there at run time; None when there is none. Every fix that writes a name asks this."""
     model = getattr(ctx, "model", None)
     if model is not None and hasattr(model, "local_name_for"):
-        return model.local_name_for(dotted, at=at)
+        return model.local_name_for(dotted, at=_probe_site(ctx, model, at))
     ancestors = _ancestors(ctx, at)
     if ancestors is None:
         return None
@@ -428,6 +428,21 @@ def name_for(ctx: "Context", dotted: str, at: cst.CSTNode) -> Optional[str]:
     if best is None:
         return None
     return best[0] + dotted[len(best[1]):]
+
+
+def _probe_site(ctx: "Context", model, at: cst.CSTNode) -> cst.CSTNode:
+    """The model places a fix site by a name used inside it; for a site without one (``[]``), the nearest
+    enclosing node in the same scope that has one (the statement ``self.layers = []``)."""
+    probe = getattr(model, "_probe", None)
+    if probe is None or probe(at) is not None:
+        return at
+    ancestors = _ancestors(ctx, at) or []
+    for node in reversed(ancestors[:-1]):
+        if isinstance(node, (cst.FunctionDef, cst.ClassDef, cst.Lambda, cst.Module) + _COMPREHENSIONS):
+            break
+        if probe(node) is not None:
+            return node
+    return at
 
 
 def expr_for(ctx: "Context", dotted: str, at: cst.CSTNode) -> Optional[cst.BaseExpression]:

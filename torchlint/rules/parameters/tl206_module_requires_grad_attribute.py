@@ -5,19 +5,20 @@ from typing import Optional
 import libcst as cst
 
 from ... import fixsafety
-from ...facts.kinds import MODULE
 from ...facts.nodes import walk
-from ...facts.param_targets import LoopTracker
-from ...rule import SAFE, Rule
+from ...rule import SAFE, UNSAFE, Rule
+from ...semantic.kinds import MODULE, PROVEN, STRONG
 
 
 class ModuleRequiresGradAttribute(Rule):
     """
     ## What it does
-    Finds `model.requires_grad = False` (or `True`, or any value) where `model` is provably an
-    `nn.Module`: `self` in a Module class, `self.<attr>` assigned a Module in the class, a name bound to
-    a Module construction, `.from_pretrained(...)` or a torchvision model constructor, or the loop
-    variable of a `.modules()` / `.children()` loop (and their `named_` forms).
+    Finds `model.requires_grad = False` (or `True`, or any value) where `model` is an `nn.Module` by
+    strong evidence: `self` in a Module class, `self.<attr>` assigned a Module in the class, a name bound to
+    a Module construction, `.from_pretrained(...)` or a torchvision model constructor, the loop
+    variable of a `.modules()` / `.children()` loop (and their `named_` forms), or a function parameter on
+    which Module-only API is called (`model.parameters()`) or that is passed to `nn.Sequential`,
+    `DataParallel` and the like.
 
     On a tensor or a parameter the same assignment is correct and is never flagged; where the receiver's
     kind cannot be established the rule stays silent. `self.requires_grad = ...` in a class that reads
@@ -31,22 +32,26 @@ class ModuleRequiresGradAttribute(Rule):
 
     ## Example
     ```python
-    backbone = torchvision.models.resnet18()
-    backbone.requires_grad = False
+    def freeze(backbone, head):
+        backbone.requires_grad = False
+        return torch.optim.SGD(head.parameters(), lr=0.1), nn.Sequential(backbone, head)
     ```
 
     ## Use instead
     ```python
-    backbone = torchvision.models.resnet18()
-    backbone.requires_grad_(False)
+    def freeze(backbone, head):
+        backbone.requires_grad_(False)
+        return torch.optim.SGD(head.parameters(), lr=0.1), nn.Sequential(backbone, head)
     ```
 
     ## Fix safety
-    Safe: the assignment is rewritten to `model.requires_grad_(value)`, which sets the flag on every
-    parameter of the module, as the assignment intended. When the receiver's class is a class of this
-    file with a `requires_grad` flag of its own (it reads `self.requires_grad` or defines it) the
-    assignment sets that flag and nothing is reported; when the receiver's class is not known and some
-    class of the file has such a flag, the fix is unsafe.
+    Safe when the receiver is proven a Module (a constructor, an annotation, `self` of a Module class): the
+    assignment is rewritten to `model.requires_grad_(value)`, which sets the flag on every parameter of the
+    module, as the assignment intended. Unsafe when the evidence is only strong (what the code does with
+    the name), because an object that merely behaves like a Module may define its own attribute. When the
+    receiver's class is a class of this file (or has an in-file base) with a `requires_grad` flag of its own
+    (it reads `self.requires_grad` or defines it) the assignment sets that flag and nothing is reported;
+    when the receiver's class is not known and some class of the file has such a flag, no fix is offered.
     """
 
     code = "TL206"
@@ -55,18 +60,12 @@ class ModuleRequiresGradAttribute(Rule):
     message = ("assigning .requires_grad on an nn.Module only adds a plain attribute and freezes nothing; "
                "use {receiver}.requires_grad_({value})")
     fix_availability = SAFE
+    needs = STRONG
     triggers = (".requires_grad =", ".requires_grad=")
 
     def __init__(self, ctx) -> None:
         super().__init__(ctx)
-        self.loops = LoopTracker()
         self._flag_classes: dict[int, bool] = {}
-
-    def visit_For(self, node: cst.For) -> None:
-        self.loops.enter(node, roles=("value",))
-
-    def leave_For(self, node: cst.For) -> None:
-        self.loops.leave(node)
 
     def visit_Assign(self, node: cst.Assign) -> None:
         if len(node.targets) != 1:
@@ -77,28 +76,29 @@ class ModuleRequiresGradAttribute(Rule):
         receiver = target.value
         if not self._is_module(receiver):
             return
+        code = self.ctx_code(receiver)
+        value_code = self.ctx_code(node.value)
         verdict = self._receiver_flag_verdict(receiver)
         if verdict is None:
             return  # the receiver's class keeps a requires_grad flag of its own: the assignment sets it
-        code = self.ctx_code(receiver)
-        value_code = self.ctx_code(node.value)
         new = cst.Expr(value=cst.Call(
             func=cst.Attribute(value=receiver, attr=cst.Name("requires_grad_")),
             args=[cst.Arg(value=node.value)]), semicolon=node.semicolon)
+        proven = self.ctx.is_self(receiver) or self.ctx.model.kinds.is_(receiver, MODULE, at_least=PROVEN)
+        verdicts = [verdict] if proven else [verdict, (UNSAFE, "the receiver is not proven a Module")]
         fix = fixsafety.offer(self.ctx, SAFE, [(node, new)], "call requires_grad_() on the module",
-                              verdicts=[verdict])
+                              verdicts=verdicts)
         self.report(target, receiver=code, value=value_code, fix=fix)
 
     def _receiver_flag_verdict(self, receiver: cst.BaseExpression):
         """None when the receiver's class (in this file) has its own ``requires_grad`` flag; else the fix's
-        verdict: safe when its class is known and has none, or no class of the file has one."""
+        verdict: fine when its class is known and has none, or no class of the file has one."""
         ctx = self.ctx
         if ctx.is_self(receiver):
             return fixsafety.OK  # _is_module already refused a class with its own flag
         cls = self._class_of(receiver)
         if cls is not None:
-            own = self._uses_own_flag_or_base(cls)
-            return None if own else fixsafety.OK
+            return None if self._uses_own_flag_or_base(cls) else fixsafety.OK
         flagged = [c for c in self._file_classes() if self._uses_own_flag(c)]
         if flagged:
             return (fixsafety.NO, f"the receiver's class is not known and {flagged[0].name.value} has its own "
@@ -157,14 +157,7 @@ class ModuleRequiresGradAttribute(Rule):
         ctx = self.ctx
         if ctx.is_self(receiver):
             return ctx.in_module_class and not self._class_uses_own_flag()
-        if isinstance(receiver, cst.Name):
-            hit = self.loops.lookup(receiver.value)
-            if hit is not None:
-                role, info, _loop = hit
-                return role == "value" and info["what"] == "module"
-        if isinstance(receiver, (cst.Name, cst.Attribute, cst.Call)):
-            return ctx.kind_of(receiver) == MODULE
-        return False
+        return self.is_kind(receiver, MODULE)
 
     def _class_uses_own_flag(self) -> bool:
         """The class reads ``self.requires_grad`` back or defines it: a flag of its own, not a mistake."""
