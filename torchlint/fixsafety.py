@@ -648,8 +648,9 @@ def _is_def_name(ctx: "Context", name: cst.Name) -> bool:
 
 
 def _element_kind(ctx: "Context", expr: cst.BaseExpression) -> Optional[str]:
-    if not isinstance(expr, cst.Name):
-        return ctx.kind_of(expr)
+    kind = ctx.kind_of(expr)
+    if kind is not None or not isinstance(expr, cst.Name):
+        return kind
     ancestors = _ancestors(ctx, expr)
     func = _function_of(ancestors) if ancestors else None
     if func is None:
@@ -882,7 +883,17 @@ class _Uses:
         return None
 
     def _alias(self, assign: cst.Assign, depth: int) -> None:
-        if len(assign.targets) != 1 or not isinstance(assign.targets[0].target, cst.Name):
+        target = assign.targets[0].target if len(assign.targets) == 1 else None
+        if isinstance(target, cst.Attribute) and depth < 4:
+            # stored in another attribute (`self.order = self.layers`): every use of that attribute counts too
+            key = ("attr", target.attr.value)
+            if key not in self.aliases_seen:
+                self.aliases_seen.add(key)
+                self.definitions.add(id(assign.value))
+                for node in self.index.attributes.get(target.attr.value, ()):
+                    self.use(node, depth + 1)
+            return
+        if not isinstance(target, cst.Name):
             self.add((UNSAFE, f"'{_code(assign)}' stores it elsewhere"))
             return
         name = assign.targets[0].target.value
