@@ -53,15 +53,16 @@ class ModuleInPlainContainer(Rule):
     filled later, a helper method's list) or `nn.ModuleDict` (a dict literal or comprehension). Safe only
     when all of this is shown (`torchlint/fixsafety.py`):
     - every element put in it (literal, comprehension, `append`, `extend`, `insert`, `+=`, `x[i] = ...`)
-      is provably a Module: a function such as `F.relu` or `torch.tanh`, a lambda, a number or a nested
-      container means no fix (`nn.ModuleList` raises `TypeError`); an element of unknown kind makes it unsafe;
+      is provably a Module: a function such as `F.relu` or `torch.tanh`, a lambda, a number, a nested
+      container or anything of unknown kind means no fix (`nn.ModuleList` raises `TypeError`);
     - every use of the attribute in the file (`<obj>.<attr>` outside other classes' methods) is supported
       by the replacement: indexing, iteration, `len`, `in`, truthiness, `*x`, the iterating builtins, and
       the methods the container has (`append`, `extend`, `insert`, `pop(i)`; `items`, `keys`, `values`,
       `pop(k)`, `update`, `clear`). `.sort()`, `.reverse()`, `.copy()`, `.get()`, `.setdefault()`, `+`, `*`,
       `|`, `==`, slice assignment, `isinstance(...)` or another assignment of the attribute mean no fix;
-      a use that hands the container on (an argument of another function, `return`, stored elsewhere)
-      makes it unsafe; aliases are followed;
+      aliases, other attributes it is stored in, and the parameters of in-file functions and methods it is
+      passed to are followed; a use that hands it on further (an argument of a function of another module,
+      `return`, an element of another container) makes the fix unsafe;
     - dict keys are valid `nn.ModuleDict` keys: strings, not empty, without `.`, not an attribute of
       `nn.Module` (`"train"`, `"training"`, `"eval"`, `"forward"`, anything starting with `_`); keys of a
       comprehension are shown valid only for `str(i)` / `f"name{i}"` over a `range`, otherwise unsafe;
