@@ -151,7 +151,9 @@ class StateDictSnapshotAliased(Rule):
             if not isinstance(sub, cst.Call):
                 continue
             func = sub.func
-            name = func.attr.value if isinstance(func, cst.Attribute) else getattr(func, "value", "")
+            # the callee may be any expression: models.__dict__[name](...), factory()(...), (lambda: m)()
+            name = func.attr.value if isinstance(func, cst.Attribute) else func.value if isinstance(func, cst.Name) \
+                else ""
             if name == "backward" and isinstance(func, cst.Attribute):
                 sites.append(sub)
             elif name == "step" and isinstance(func, cst.Attribute) and not sub.args \

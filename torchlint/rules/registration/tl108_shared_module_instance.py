@@ -5,9 +5,9 @@ from typing import Optional
 import libcst as cst
 
 from ... import fixsafety
-from ...facts.kinds import MODULE
 from ...facts.nodes import uses_name, walk
 from ...rule import UNSAFE, Fix, Rule
+from ...semantic.kinds import MODULE, STRONG
 
 
 class SharedModuleInstance(Rule):
@@ -55,6 +55,7 @@ class SharedModuleInstance(Rule):
     message = ("{how} repeats one {cls} instance: every copy shares the same weights and gradients accumulate; "
                "construct a new module per item ([{cls}(...) for _ in range(n)]) or use copy.deepcopy")
     fix_availability = UNSAFE
+    needs = STRONG
 
     def visit_BinaryOperation(self, node: cst.BinaryOperation) -> None:
         if not isinstance(node.operator, cst.Multiply):
@@ -99,22 +100,25 @@ class SharedModuleInstance(Rule):
     # ------------------------------------------------------------------ helpers
     def _shared_class(self, value: cst.BaseExpression) -> Optional[str]:
         """Class name of a module with parameters that ``value`` evaluates to, else None."""
-        ctx = self.ctx
         if isinstance(value, cst.Call):
             return self._construction_class(value)
-        if isinstance(value, cst.Name) and ctx.kind_of(value) == MODULE:
-            construction = self._binding_of(value.value)
-            if construction is not None:
-                return self._construction_class(construction)
+        if isinstance(value, cst.Name) and self.is_kind(value, MODULE):
+            bindings = self.ctx.model.bindings_at(value)
+            if len(bindings) == 1 and isinstance(bindings[0].value, cst.Call) and bindings[0].target is bindings[0].node:
+                return self._construction_class(bindings[0].value)
+            fact = self.ctx.model.kinds.of(value)
+            return self._evidence_class(fact.cls)
         return None
 
     def _construction_class(self, call: cst.Call) -> Optional[str]:
         kinds = self.ctx.kinds
         if self.ctx.resolve(call.func) == "copy.deepcopy" and call.args:
             return self._shared_class(call.args[0].value)
-        cls = kinds.module_class_of(call.func)
+        cls, direct = kinds.module_class_of_call(call)
         if cls is None:
             return None
+        if not direct:  # a helper's or a sibling file's Module: its own arguments say nothing
+            return self._evidence_class(cls)
         if kinds.class_has_parameters(cls) is True:
             return cls.rsplit(".", 1)[-1]
         from ... import torch_facts
@@ -124,29 +128,15 @@ class SharedModuleInstance(Rule):
             return cls.rsplit(".", 1)[-1]
         return None
 
-    def _binding_of(self, name: str) -> Optional[cst.Call]:
-        """The single construction a local (or module-level) name is bound to, else None."""
-        scope = self.ctx.current_function
-        body = scope.body if scope is not None else None
-        if body is None:
-            stack = self.ctx.stack
-            body = stack[0] if stack else None
-        if body is None:
+    def _evidence_class(self, cls: Optional[str]) -> Optional[str]:
+        """A Module known from evidence rather than its constructor: shared unless known parameter-free."""
+        from ... import torch_facts
+
+        if cls is None or cls == "?":
+            return "Module"
+        if cls not in torch_facts.CONTAINER_CLASSES and self.ctx.kinds.class_has_parameters(cls) is False:
             return None
-        found = None
-        for sub in walk(body, into_scopes=False):
-            if isinstance(sub, (cst.Assign, cst.AnnAssign, cst.AugAssign)):
-                targets = [t.target for t in sub.targets] if isinstance(sub, cst.Assign) else [sub.target]
-                if any(isinstance(t, cst.Name) and t.value == name for t in targets):
-                    if found is not None or not isinstance(sub.value, cst.Call):
-                        return None
-                    found = sub.value
-                elif any(not isinstance(t, (cst.Name, cst.Attribute, cst.Subscript)) and uses_name(t, name)
-                         for t in targets):
-                    return None
-            elif isinstance(sub, (cst.For, cst.CompFor)) and uses_name(sub.target, name):
-                return None
-        return found
+        return cls.rsplit(".", 1)[-1]
 
     def _fix(self, node: cst.BinaryOperation, lst: cst.List, count: cst.BaseExpression) -> Optional[Fix]:
         if len(lst.elements) != 1 or not isinstance(lst.elements[0].value, cst.Call):
