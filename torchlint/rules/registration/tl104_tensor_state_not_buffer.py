@@ -4,6 +4,7 @@ from typing import Optional
 
 import libcst as cst
 
+from ... import fixsafety
 from ...facts.kinds import MODULE, PARAMETER, PARAMETER_CLASSES, TENSOR, iter_self_assignments, iter_self_method_calls
 from ...facts.nodes import keyword_arg, self_attribute, walk
 from ...facts.usage import attr_meets_input, before_super_init, is_complex_value, mapped_by_apply, reassigned_placed
@@ -70,10 +71,13 @@ class TensorStateNotBuffer(Rule):
 
     ## Fix safety
     Unsafe: the tensor becomes a persistent buffer, so `state_dict()` gains a key and loading a
-    checkpoint written before the fix with `strict=True` fails with a missing key; a later assignment
-    of a non-tensor value to the attribute raises `TypeError`. The fix is offered only when the
-    attribute is assigned once in the class (otherwise `register_buffer` would raise
-    `KeyError: attribute already exists`).
+    checkpoint written before the fix with `strict=True` fails with a missing key. Offered only when
+    `register_buffer` behaves like the assignment: the attribute is assigned once in the file and nowhere
+    else (not in a base class, a subclass or from outside: a later non-tensor value would raise
+    `TypeError`), it is not a class attribute of the class or an in-file base (`mask: Tensor = None`
+    makes `register_buffer` raise `KeyError: attribute already exists`), every base class is `nn.Module`
+    or an in-file class shown clean, the name is not name-mangled (`self.__scale` is `_Cls__scale`) and not
+    an attribute of `nn.Module`, and the statement is in a method whose first parameter is the Module.
 
     ## Precision
     Default-off: on the validation half of the corpus (code no rule was tuned on, measured blind)
@@ -202,12 +206,16 @@ class TensorStateNotBuffer(Rule):
     def _fix(self, node: cst.Assign, cls: cst.ClassDef, attr: str, self_name: str) -> Optional[Fix]:
         if sum(1 for name, _v in iter_self_assignments(cls) if name == attr) != 1:
             return None
+        if fixsafety.registration_problem(self.ctx, cls, attr, node) is not None:
+            return None  # register_buffer would raise KeyError or name another attribute
         call = cst.Call(
             func=cst.Attribute(value=cst.Name(self_name), attr=cst.Name("register_buffer")),
             args=[cst.Arg(value=cst.SimpleString(f'"{attr}"'),
                           comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))),
                   cst.Arg(value=node.value)])
-        return Fix(UNSAFE, [(node, cst.Expr(value=call, semicolon=node.semicolon))], "register as a buffer")
+        new = cst.Expr(value=call, semicolon=node.semicolon)
+        return fixsafety.offer(self.ctx, UNSAFE, [(node, new)], "register as a buffer",
+                               verdicts=[fixsafety.self_verdict(self.ctx, node, self_name)])
 
 
 def _moved_parameter(ctx, value: cst.BaseExpression) -> bool:

@@ -4,6 +4,7 @@ from typing import Optional
 
 import libcst as cst
 
+from ... import fixsafety
 from ...facts.kinds import PARAMETER_CLASSES
 from ...facts.nodes import self_attribute, walk
 from ...rule import UNSAFE, Fix, Rule
@@ -45,7 +46,8 @@ class ParameterMovedAfterWrapping(Rule):
 
     ## Fix safety
     Unsafe: the move goes inside `nn.Parameter(...)`, so the attribute becomes a registered parameter
-    (it appears in `parameters()` and `state_dict()`, and trains).
+    (it appears in `parameters()` and `state_dict()`, and trains). Not offered for a chain of moves;
+    `.type()` without a dtype is not a move (it returns the type's name) and is not reported.
     """
 
     code = "TL105"
@@ -63,6 +65,8 @@ class ParameterMovedAfterWrapping(Rule):
         receiver = func.value
         if not isinstance(receiver, cst.Call):
             return
+        if func.attr.value == "type" and not node.args:
+            return  # .type() without a dtype returns the type's name (a str) and moves nothing
         ctx = self.ctx
         if ctx.resolve(receiver.func) in PARAMETER_CLASSES:
             if self._already_placed(receiver, node):
@@ -108,7 +112,7 @@ class ParameterMovedAfterWrapping(Rule):
         inner = param.args[0]
         moved = node.with_changes(func=node.func.with_changes(value=inner.value))
         new_param = param.with_changes(args=[inner.with_changes(value=moved), *param.args[1:]])
-        return Fix(UNSAFE, [(node, new_param)], "move or cast inside nn.Parameter(...)")
+        return fixsafety.offer(self.ctx, UNSAFE, [(node, new_param)], "move or cast inside nn.Parameter(...)")
 
 
 def _code(node: cst.CSTNode) -> str:

@@ -4,9 +4,10 @@ from typing import Optional
 
 import libcst as cst
 
-from ...semantic.kinds import MODULE, STRONG
+from ... import fixsafety
 from ...facts.nodes import uses_name, walk
 from ...rule import UNSAFE, Fix, Rule
+from ...semantic.kinds import MODULE, STRONG
 
 
 class SharedModuleInstance(Rule):
@@ -45,7 +46,10 @@ class SharedModuleInstance(Rule):
     Unsafe: `[Layer(...)] * n` becomes a comprehension that constructs a new layer each time, so the
     model gains parameters (and a different initialisation), which changes training and the
     parameter count. Offered only for a one-element list holding a construction; a repeated name
-    needs `copy.deepcopy`, which is left to the author.
+    needs `copy.deepcopy`, which is left to the author. The whole repetition is fixed or none of it:
+    `[Layer()] * n * 2` becomes one comprehension over `n * 2`, and a repetition inside another
+    (`[[Layer()] * 2] * 3`) gets no fix. In a class body the fix is not offered when the layer reads a
+    name of the class (a comprehension there cannot see it); comments are kept.
     """
 
     code = "TL108"
@@ -160,12 +164,51 @@ class SharedModuleInstance(Rule):
     def _fix(self, node: cst.BinaryOperation, lst: cst.List, count: cst.BaseExpression) -> Optional[Fix]:
         if len(lst.elements) != 1 or not isinstance(lst.elements[0].value, cst.Call):
             return None
-        value = lst.elements[0].value
+        element = lst.elements[0]
+        value = element.value
         if self.ctx.resolve(value.func) == "copy.deepcopy" or uses_name(value, "_") or uses_name(count, "_"):
+            return None
+        # `[layer] * n * 2`: the repetition is repeated again; fix all of it (one comprehension over n * 2).
+        top, counts, operators = node, [count], [node.operator]
+        stack = self.ctx.stack
+        i = len(stack) - 2
+        while i >= 0:
+            parent = stack[i]
+            if isinstance(parent, cst.BinaryOperation) and isinstance(parent.operator, cst.Multiply) \
+                    and (parent.left is top or parent.right is top):
+                other = parent.right if parent.left is top else parent.left
+                if isinstance(other, (cst.List, cst.ListComp, cst.Tuple)) or uses_name(other, "_"):
+                    return None
+                counts.append(other)
+                operators.append(parent.operator)
+                top = parent
+                i -= 1
+                continue
+            break
+        # `[[layer] * 2] * 3`: an enclosing repetition would share the fixed list; fix none of it.
+        while i >= 0:
+            parent = stack[i]
+            if isinstance(parent, (cst.BaseSmallStatement, cst.BaseCompoundStatement, cst.Lambda)):
+                break
+            if isinstance(parent, cst.BinaryOperation) and isinstance(parent.operator, cst.Multiply):
+                return None
+            i -= 1
+        verdicts = [fixsafety.comprehension_sees(self.ctx, top, value)]
+        total = counts[0]
+        for extra in counts[1:]:
+            total = cst.BinaryOperation(left=total, operator=cst.Multiply(), right=extra)
+        comments = [w for op in operators for w in (op.whitespace_before, op.whitespace_after)
+                    if fixsafety.comments_of(w)]
+        range_call = cst.Call(func=cst.Name("range"), args=[cst.Arg(value=total)])
+        compfor_ws = comments.pop(0) if comments else cst.SimpleWhitespace(" ")
+        if comments:
+            range_call = range_call.with_changes(whitespace_before_args=comments.pop(0))
+        if comments:
             return None
         comp = cst.ListComp(
             elt=value,
-            for_in=cst.CompFor(target=cst.Name("_"), iter=cst.Call(func=cst.Name("range"),
-                                                                   args=[cst.Arg(value=count)])),
-            lpar=node.lpar, rpar=node.rpar)
-        return Fix(UNSAFE, [(node, comp)], "construct a new module per item")
+            for_in=cst.CompFor(target=cst.Name("_"), iter=range_call, whitespace_before=compfor_ws),
+            lbracket=lst.lbracket, rbracket=lst.rbracket, lpar=top.lpar, rpar=top.rpar)
+        if element.comma is not cst.MaybeSentinel.DEFAULT and fixsafety.comments_of(element.comma):
+            return None
+        return fixsafety.offer(self.ctx, UNSAFE, [(top, comp)], "construct a new module per item", verdicts=verdicts)

@@ -4,8 +4,10 @@ from typing import Optional
 
 import libcst as cst
 
+from ... import fixsafety
 from ...rule import SAFE, Fix, Rule
 from ...semantic.kinds import BATCH, PARAMETER, PROVEN, STRONG, TENSOR
+from ..registration.tl103_tensor_instead_of_parameter import is_requires_grad_call, requires_grad_factory
 
 # Tensor methods that return a new tensor (or the same one) and never change the receiver.
 MOVE_METHODS = frozenset({"to", "cuda", "cpu", "float", "half", "double", "bfloat16", "long", "int", "type",
@@ -55,10 +57,12 @@ class TensorMoveDiscarded(Rule):
     ```
 
     ## Fix safety
-    Safe when the receiver is a plain name: the fix rebinds the name to the result, `x = x.to(device)`,
-    which is what the statement was written for; nothing else observed the discarded copy. Attribute
-    or subscript receivers (`self.buf.cuda()`) get no fix, because assigning to them can change a
-    Module's registered state.
+    Safe when the receiver is a plain name bound to a plain tensor: the fix rebinds the name to the
+    result, `x = x.to(device)`, which is what the statement was written for; nothing else observed the
+    discarded copy. No fix when the name holds an `nn.Parameter` or a tensor made trainable
+    (`requires_grad=True`, `.requires_grad_()`): the copy is a plain non-leaf tensor, so rebinding would
+    unregister the parameter or stop its gradient. Attribute or subscript receivers (`self.buf.cuda()`)
+    get no fix, because assigning to them can change a Module's registered state.
     """
 
     code = "TL402"
@@ -87,7 +91,8 @@ class TensorMoveDiscarded(Rule):
         fix: Optional[Fix] = None
         if isinstance(receiver, cst.Name):
             new = cst.Assign(targets=[cst.AssignTarget(target=receiver)], value=call, semicolon=node.semicolon)
-            fix = Fix(SAFE, [(node, new)], "assign the result back to the name")
+            fix = fixsafety.offer(self.ctx, SAFE, [(node, new)], "assign the result back to the name",
+                                  verdicts=[self._rebind_verdict(receiver)])
         self.report(call, text=_code(call), receiver=_code(receiver), fix=fix)
 
     def _already_there(self, receiver: cst.BaseExpression, call: cst.Call) -> bool:
@@ -101,6 +106,21 @@ class TensorMoveDiscarded(Rule):
                 a.keyword is not None and a.keyword.value in ("dtype", "device") and _code(a.value) == wanted
                 for a in b.value.args)
             for b in bindings)
+
+    def _rebind_verdict(self, receiver: cst.Name):
+        """Rebinding the name to the moved copy keeps what it stands for only for a plain tensor: a Parameter
+        (or a tensor made a trainable leaf) would become a non-leaf plain tensor and lose its registration."""
+        fact = self.ctx.model.kinds.of(receiver)
+        if fact is not None and fact.kind == PARAMETER:
+            return fixsafety.NO, f"'{receiver.value}' is a Parameter: rebinding it to a copy unregisters it"
+        model = self.ctx.model
+        for binding in model.bindings_at(receiver):
+            if binding.value is not None and (requires_grad_factory(self.ctx, binding.value) is not None
+                                              or is_requires_grad_call(self.ctx, binding.value)):
+                return fixsafety.NO, f"'{receiver.value}' is a trainable leaf: its copy would not be"
+            if any(use.attr in ("requires_grad", "requires_grad_") for use in model.uses_in(binding.scope, binding.name)):
+                return fixsafety.NO, f"'{receiver.value}' is made trainable: its copy would not be a leaf"
+        return fixsafety.OK
 
     def _is_tensor(self, receiver: cst.BaseExpression) -> bool:
         fact = self.ctx.model.kinds.of(receiver)
