@@ -243,7 +243,11 @@ class KindEngine:
             return self._call(expr)
         if cls is cst.Attribute:
             return self._attribute(expr)
-        if cls is cst.IfExp:
+        if cls is cst.IfExp:  # ``t.unsqueeze(0) if t is not None else None``: a tensor where it is anything
+            if _is_none(expr.orelse):
+                return self.of(expr.body)
+            if _is_none(expr.body):
+                return self.of(expr.orelse)
             return join((self.of(expr.body), self.of(expr.orelse)))
         if cls is cst.BinaryOperation:
             left, right = self.of(expr.left), self.of(expr.right)
@@ -256,6 +260,8 @@ class KindEngine:
             base = self.of(expr.value)
             if base is not None and base.kind == BATCH:
                 return base
+            if base is not None and base.kind in (TENSOR, PARAMETER):
+                return KindFact(TENSOR, base.strength, base.reasons + ("indexed",))
             return None
         if cls is cst.UnaryOperation:
             inner = self.of(expr.expression)
@@ -277,7 +283,23 @@ class KindEngine:
         bindings = [b for b in bindings if b.form != S.DEL and not _is_none_placeholder(b, bindings)]
         if not bindings:
             return None
-        return join(self.binding_fact(b) for b in bindings)
+        fact = join(self.binding_fact(b) for b in bindings)
+        if fact is not None and fact.kind == MODULE and fact.cls is None:
+            fact = self._narrowed(use, bindings, fact)
+        return fact
+
+    def _narrowed(self, use, bindings, fact: KindFact) -> KindFact:
+        """Inside ``if isinstance(m, nn.Linear):`` a Module ``m`` bound before the test is an ``nn.Linear``."""
+        narrowing = self.model.narrowing
+        for key in reversed(use.chain):
+            hit = narrowing.get(key)
+            if hit is None or hit[0] != use.name or any(key in b.chain for b in bindings):
+                continue
+            qualified = self.model.resolve(hit[1])
+            if qualified in torch_facts.MODULE_CLASSES:
+                return KindFact(MODULE, fact.strength, fact.reasons + (f"isinstance(..., {qualified})",), qualified)
+            break
+        return fact
 
     def _self_fact(self, use) -> Optional[KindFact]:
         scope = use.scope
@@ -606,8 +628,14 @@ class KindEngine:
             use = model.use_of(owner)
             if use is not None and use.scope.self_name == owner.value and use.scope.class_node is not None:
                 return self.self_attr_fact(use.scope.class_node, node.attr.value)
+        ofact = self.of(owner)
+        if ofact is not None and ofact.kind == MODULE and ofact.cls and "." not in ofact.cls:
+            cls_node = model.module_class(ofact.cls)  # model.fc of an in-file Module class
+            if cls_node is not None:
+                attr_fact = self.self_attr_fact(cls_node, node.attr.value)
+                if attr_fact is not None:
+                    return attr_fact.weaker(ofact.strength)
         if node.attr.value in LAYER_PARAMETER_ATTRS:
-            ofact = self.of(owner)
             if ofact is not None and ofact.kind == MODULE and ofact.cls in torch_facts.MODULES_WITH_PARAMETERS:
                 return KindFact(PARAMETER, ofact.strength, ofact.reasons + (f".{node.attr.value} of a layer",))
         return None

@@ -4,9 +4,10 @@ from typing import Optional
 
 import libcst as cst
 
-from ...facts.kinds import PARAMETER_CLASSES, TENSOR, iter_self_assignments, iter_self_method_calls
+from ...facts.kinds import PARAMETER_CLASSES, iter_self_assignments, iter_self_method_calls
 from ...facts.nodes import self_attribute, walk
 from ...rule import Rule
+from ...semantic.kinds import MODULE, PARAMETER, STRONG, TENSOR
 
 _WB = frozenset({"weight", "bias"})
 # Parameters every instance of these torch layers registers (possibly as None), whatever its arguments.
@@ -60,6 +61,7 @@ class TensorAssignedToParameterSlot(Rule):
     code = "TL106"
     name = "tensor-assigned-to-parameter-slot"
     summary = "A plain tensor assigned to a registered parameter's name raises TypeError."
+    needs = STRONG
     message = ("'{attr}' is a registered parameter: assigning a plain tensor raises TypeError: cannot assign ... "
                "as parameter; use `with torch.no_grad(): {target}.copy_(t)` or nn.Parameter(t)")
 
@@ -77,9 +79,11 @@ class TensorAssignedToParameterSlot(Rule):
                 if self._self_parameter(attr, node):
                     self.report(node, attr=attr, target=f"{owner.value}.{attr}")
             elif attr in _WB:
-                if ctx.kind_of(node.value) != TENSOR:
+                kinds = ctx.model.kinds
+                if kinds.is_(node.value, PARAMETER, at_least=self.needs) or not kinds.is_(node.value, TENSOR, self.needs):
                     continue
-                cls = self._layer_class(owner)
+                fact = kinds.of(owner)
+                cls = fact.cls if fact is not None and fact.kind == MODULE and fact.strength >= self.needs else None
                 if cls is not None and attr in LAYER_PARAMETERS.get(cls, ()):
                     self.report(node, attr=attr, target=_dotted(owner, attr) or attr)
 
@@ -116,38 +120,6 @@ class TensorAssignedToParameterSlot(Rule):
                     and sub.func.attr.value == "register_parameter":
                 return False
         return True
-
-    def _layer_class(self, owner: cst.BaseExpression) -> Optional[str]:
-        ctx = self.ctx
-        if isinstance(owner, cst.Attribute) and ctx.is_self(owner.value):
-            cls = ctx.current_class
-            if cls is None or not ctx.in_module_class:
-                return None
-            values = [v for name, v in iter_self_assignments(cls) if name == owner.attr.value]
-        elif isinstance(owner, cst.Name):
-            func = ctx.current_function
-            body = func.body if func is not None else (ctx.stack[0] if ctx.stack else None)
-            if body is None:
-                return None
-            values = []
-            for sub in walk(body, into_scopes=False):
-                if isinstance(sub, cst.Assign) and any(isinstance(t.target, cst.Name) and t.target.value == owner.value
-                                                       for t in sub.targets):
-                    values.append(sub.value)
-                elif isinstance(sub, (cst.For, cst.CompFor, cst.AugAssign, cst.AnnAssign)):
-                    target = sub.target
-                    if any(isinstance(n, cst.Name) and n.value == owner.value for n in walk(target)):
-                        return None
-            if func is not None and any(p.name.value == owner.value for p in (
-                    *func.params.posonly_params, *func.params.params, *func.params.kwonly_params)):
-                return None
-        else:
-            return None
-        classes = {ctx.resolve(v.func) if isinstance(v, cst.Call) else None for v in values}
-        if len(classes) != 1:
-            return None
-        cls = classes.pop()
-        return cls if cls in LAYER_PARAMETERS else None
 
 
 def _dotted(owner: cst.BaseExpression, attr: str) -> Optional[str]:
