@@ -96,6 +96,9 @@ LAYER_PARAMETER_ATTRS = frozenset({"weight", "bias", "in_proj_weight", "in_proj_
 _WRAPPING_ITERS = frozenset({"tqdm", "tqdm.tqdm", "tqdm.auto.tqdm", "tqdm.notebook.tqdm"})
 
 
+_IDENTITY_OR_MEMBERSHIP = (cst.Is, cst.IsNot, cst.In, cst.NotIn)
+
+
 class KindFact:
     __slots__ = ("kind", "strength", "reasons", "cls")
 
@@ -222,6 +225,16 @@ class KindEngine:
             return fact.strength >= at_least
         return fact.kind == kind and fact.strength >= at_least
 
+    def is_besides(self, expr, kind: str, at_least: int, method: str) -> bool:
+        """Like :meth:`is_`, but the ``.method()`` call being judged may not be its own evidence: a rule that
+        checks ``x.register_forward_hook(...)`` needs other proof that ``x`` is a Module."""
+        fact = self.of(expr)
+        if fact is None or not self.is_(expr, kind, at_least):
+            return False
+        if fact.strength >= PROVEN:
+            return True
+        return any(r != f".{method}() called on it" for r in fact.reasons)
+
     def is_loss_class(self, cls: Optional[str]) -> bool:
         return bool(cls) and cls.rsplit(".", 1)[-1] in torch_facts.LOSS_CLASSES and cls.startswith("torch.")
 
@@ -258,10 +271,18 @@ class KindEngine:
             return None
         if cls is cst.Subscript:
             base = self.of(expr.value)
-            if base is not None and base.kind == BATCH:
-                return base
+            if base is not None and base.kind == BATCH:  # batch["input_ids"], batch[0]: one element
+                return KindFact(BATCH, base.strength, base.reasons, "part")
             if base is not None and base.kind in (TENSOR, PARAMETER):
                 return KindFact(TENSOR, base.strength, base.reasons + ("indexed",))
+            return None
+        if cls is cst.Comparison:  # x > 0 on a tensor is a bool tensor (``is`` / ``in`` give a bool)
+            if any(type(c.operator) in _IDENTITY_OR_MEMBERSHIP for c in expr.comparisons):
+                return None
+            facts = [self.of(expr.left)] + [self.of(c.comparator) for c in expr.comparisons]
+            strong = [f for f in facts if f is not None and f.kind in (TENSOR, PARAMETER)]
+            if strong and not any(f is not None and f.kind in (MODULE, FOREIGN) for f in facts):
+                return KindFact(TENSOR, min(f.strength for f in strong), ("comparison of a tensor",))
             return None
         if cls is cst.UnaryOperation:
             inner = self.of(expr.expression)

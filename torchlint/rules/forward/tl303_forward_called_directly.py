@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import libcst as cst
 
-from ...facts.kinds import MODULE
 from ...facts.usage import unescaped_local_module
 from ...rule import Rule
+from ...semantic.kinds import MODULE, STRONG
 
 
 class ForwardCalledDirectly(Rule):
@@ -62,6 +62,7 @@ class ForwardCalledDirectly(Rule):
     finding, 1 true.
     """
 
+    needs = STRONG
     code = "TL303"
     name = "forward-called-directly"
     summary = "`module.forward(x)` skips forward/backward hooks; call `module(x)`."
@@ -77,7 +78,7 @@ class ForwardCalledDirectly(Rule):
             return  # super().forward(...), or a value built on the spot
         if self.ctx.is_self(receiver):
             return  # the module's own methods: recursion inside forward, helpers the hooks already wrap
-        if self.ctx.kind_of(receiver) != MODULE:
+        if not self.is_kind(receiver, MODULE):
             return
         func = self.ctx.current_function
         if isinstance(receiver, cst.Name) and func is not None and unescaped_local_module(self.ctx, func, receiver.value):

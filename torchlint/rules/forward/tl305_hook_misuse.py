@@ -6,6 +6,7 @@ import libcst as cst
 
 from ...facts.kinds import MODULE, PARAMETER, TENSOR
 from ...facts.nodes import keyword_arg, walk
+from ...semantic.kinds import STRONG
 from ...rule import Rule
 
 # method -> (positional arguments torch passes, with with_kwargs=True, what they are)
@@ -121,6 +122,7 @@ class HookMisuse(Rule):
     No fix is offered: the right signature or return value depends on what the hook does.
     """
 
+    needs = STRONG
     code = "TL305"
     name = "hook-misuse"
     summary = "A hook with the wrong arity, a forward hook that drops its new output, or `register_backward_hook`."
@@ -134,13 +136,13 @@ class HookMisuse(Rule):
         method = func.attr.value
         ctx = self.ctx
         if method == "register_backward_hook":
-            if ctx.kind_of(func.value) == MODULE:
+            if self.ctx.model.kinds.is_besides(func.value, MODULE, self.needs, func.attr.value):
                 self.report(func.attr, problem=(
                     "register_backward_hook is deprecated and gives wrong grad_input for modules with several "
                     "autograd nodes; use register_full_backward_hook"))
             return
         if method in _MODULE_HOOKS:
-            if ctx.kind_of(func.value) != MODULE:
+            if not self.ctx.model.kinds.is_besides(func.value, MODULE, self.needs, func.attr.value):
                 return
             plain, with_kwargs, shape = _MODULE_HOOKS[method]
         else:
