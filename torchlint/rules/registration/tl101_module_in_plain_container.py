@@ -16,6 +16,10 @@ _REPLACEMENT = {"list": "ModuleList", "tuple": "ModuleList", "set": "ModuleList"
 _REGISTERING_CALLS = frozenset({"add_module", "register_module", "setattr"})
 
 
+_CONTAINER_VALUES = (cst.List, cst.ListComp, cst.Tuple, cst.Dict, cst.DictComp, cst.Set, cst.SetComp, cst.Call,
+                     cst.BinaryOperation)
+
+
 class ModuleInPlainContainer(Rule):
     """
     ## What it does
@@ -113,6 +117,9 @@ class ModuleInPlainContainer(Rule):
             self._report(value, container, self._wrap_fix(value, container))
             return
         if isinstance(value, cst.Name):
+            bindings = ctx.model.bindings_at(value)
+            if not bindings or not all(isinstance(b.value, _CONTAINER_VALUES) for b in bindings):
+                return  # a parameter, a for target, a call result: not a local container built here
             container = self._local_container_of_modules(value.value)
             if container is not None:
                 self._report(value, container, self._wrap_fix(value, container))

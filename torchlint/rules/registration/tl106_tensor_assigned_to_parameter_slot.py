@@ -74,7 +74,8 @@ class TensorAssignedToParameterSlot(Rule):
             owner = t.value
             ctx = self.ctx
             if ctx.is_self(owner):
-                if not ctx.in_module_class or ctx.kind_of(node.value) != TENSOR:
+                if not ctx.in_module_class or attr not in self._parameter_attrs(ctx.current_class) \
+                        or ctx.kind_of(node.value) != TENSOR:
                     continue
                 if self._self_parameter(attr, node):
                     self.report(node, attr=attr, target=f"{owner.value}.{attr}")
@@ -88,19 +89,25 @@ class TensorAssignedToParameterSlot(Rule):
                     self.report(node, attr=attr, target=_dotted(owner, attr) or attr)
 
     # ------------------------------------------------------------------ helpers
+    def _parameter_attrs(self, cls: cst.ClassDef) -> set:
+        """Attributes the class creates as nn.Parameter (assigned or registered): computed once per class."""
+        cache = self.__dict__.setdefault("_param_attrs", {})
+        found = cache.get(id(cls))
+        if found is None:
+            ctx = self.ctx
+            found = {name for name, value in iter_self_assignments(cls)
+                     if isinstance(value, cst.Call) and ctx.resolve(value.func) in PARAMETER_CLASSES}
+            for _m, args in iter_self_method_calls(cls, ("register_parameter",)):
+                if args and isinstance(args[0].value, cst.SimpleString) and isinstance(args[0].value.evaluated_value, str):
+                    found.add(args[0].value.evaluated_value)
+            cache[id(cls)] = found
+        return found
+
     def _self_parameter(self, attr: str, node: cst.Assign) -> bool:
         """``self.<attr>`` is created as an nn.Parameter in the class, and this assignment does not come
         before that (in the same method) nor after a ``del self.<attr>``."""
         ctx = self.ctx
-        cls = ctx.current_class
-        registered = False
-        for name, value in iter_self_assignments(cls):
-            if name == attr and isinstance(value, cst.Call) and ctx.resolve(value.func) in PARAMETER_CLASSES:
-                registered = True
-        for _m, args in iter_self_method_calls(cls, ("register_parameter",)):
-            if args and isinstance(args[0].value, cst.SimpleString) and args[0].value.evaluated_value == attr:
-                registered = True
-        if not registered:
+        if attr not in self._parameter_attrs(ctx.current_class):
             return False
         func = ctx.current_function
         self_name = ctx.func_stack[-1].self_name
