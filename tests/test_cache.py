@@ -129,10 +129,13 @@ def test_warm_run_imports_neither_libcst_nor_rules(tmp_path):
     assert out.stdout.strip().splitlines()[-1] == "False False"
 
 
-@pytest.mark.parametrize("diagnostics", [[1], [None], [{"code": "TL101"}], [{"code": "TL101", "message": "m",
-                                          "line": "1", "col": 0, "end_line": 1, "end_col": 0}],
-                                          [{"code": "TL101", "message": "m", "line": 1, "col": 0, "end_line": 1,
-                                            "end_col": 0, "fix": 3}], "x", {"a": 1}])
+MALFORMED = [[1], [None], [{"code": "TL101"}],
+             [{"code": "TL101", "message": "m", "line": "1", "col": 0, "end_line": 1, "end_col": 0}],
+             [{"code": "TL101", "message": "m", "line": 1, "col": 0, "end_line": 1, "end_col": 0, "fix": 3}],
+             "x", {"a": 1}]
+
+
+@pytest.mark.parametrize("diagnostics", MALFORMED)
 def test_well_formed_json_with_malformed_diagnostics_is_a_miss(tmp_path, counted, diagnostics):
     src = tmp_path / "m.py"
     shutil.copy(BAD, src)
