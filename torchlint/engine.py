@@ -23,7 +23,7 @@ READ_ERROR = "TL002"
 INTERNAL_ERROR = "TL003"
 
 # flake8's own noqa syntax: "# noqa", "# noqa: TL101", "# noqa:TL101,TL102"
-NOQA_RE = re.compile(r"#\s*noqa(?::[\s]?(?P<codes>[A-Z][0-9]+(?:[,\s]+[A-Z][0-9]+)*))?", re.IGNORECASE)
+NOQA_RE = re.compile(r"#\s*noqa(?::[\s]?(?P<codes>[A-Z]+[0-9]+(?:[,\s]+[A-Z]+[0-9]+)*))?", re.IGNORECASE)
 _LINE_SPLIT = re.compile(r"\r\n|\r|\n")
 
 _NO_GRAD_CONTEXTS = frozenset({"torch.no_grad", "torch.inference_mode", "torch.autograd.no_grad",
