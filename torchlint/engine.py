@@ -415,9 +415,9 @@ def lint_module(module: cst.Module, text: str, path: str, rule_classes: Sequence
 
 
 def _assign_positions(module: cst.Module, findings: list[Finding]) -> None:
-    from libcst.metadata import MetadataWrapper, PositionProvider
+    from .positions import node_positions
 
-    positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
+    positions = node_positions(module)
     for f in findings:
         pos = positions[f.node]
         f.line, f.col = pos.start.line, pos.start.column

@@ -1,0 +1,19 @@
+"""torchlint.positions gives exactly libcst's PositionProvider ranges, for every node of every fixture."""
+import pytest
+import libcst as cst
+from libcst.metadata import MetadataWrapper, PositionProvider
+
+from helpers import FIXTURES
+from torchlint.positions import node_positions
+
+FILES = sorted(FIXTURES.rglob("*.py"))
+ODD = ["x = 1\r\ny = 2\r\n", "x = 1\ry = (\r 2)\r", "def f():\n\tif x:\n\t\treturn '''a\n b'''\n", "", "# c\n",
+       "@d\nclass A(B):\n    '''doc'''\n    x: int = 1  # c\n\n\n", "s = 'é😀'; t = f'{s!r:>{10}}'\n"]
+
+
+@pytest.mark.parametrize("source", [p.read_text(encoding="utf-8") for p in FILES] + ODD,
+                         ids=[str(p.relative_to(FIXTURES)) for p in FILES] + [f"odd{i}" for i in range(len(ODD))])
+def test_same_ranges_as_libcst(source):
+    module = cst.parse_module(source)
+    expected = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
+    assert node_positions(module) == dict(expected)
