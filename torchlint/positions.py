@@ -1,32 +1,115 @@
-"""Node positions for findings, as libcst's ``PositionProvider`` computes them, at a fraction of the cost.
+"""Node positions for findings, exactly as libcst's ``PositionProvider`` computes them, at a fraction of
+the cost.
 
-``MetadataWrapper(module).resolve(PositionProvider)`` generates the module's code while recording every
-node's range, and then walks the whole tree once more with an (empty) batched visitor. Here the code is
-generated once with the same recording state (so every range is identical, including the syntactic
-start/end hoisting), the extra walk is skipped, and a token without a line break advances the column
-without a regular-expression split. tests/test_positions.py compares with libcst on every fixture.
+``MetadataWrapper(module).resolve(PositionProvider)`` generates the module's code while recording a
+``CodeRange`` for every node, then walks the whole tree once more with an (empty) batched visitor. Here the
+code generation runs once with a lean state: it keeps no tokens, records plain (line, column) tuples, uses a
+plain object instead of a generator context manager for the syntactic ranges, and builds a ``CodeRange``
+only for the nodes asked about. The recording rules (syntactic start/end hoisting, first range wins) are
+libcst's own; tests/test_positions.py compares every node's range with libcst on every fixture.
 """
 from __future__ import annotations
 
+import re
+from typing import Optional
+
 import libcst as cst
-from libcst.metadata.position_provider import NEWLINE_RE, PositionProvider, PositionProvidingCodegenState
+from libcst._nodes.internal import CodegenState
+from libcst._position import CodePosition, CodeRange
+
+_NEWLINE = re.compile(r"\r\n?|\n")
 
 
-class _State(PositionProvidingCodegenState):
-    __slots__ = ()
+class _Syntactic:
+    __slots__ = ("state", "node", "start_node", "end_node", "start")
 
-    def _update_position(self, value: str) -> None:
+    def __init__(self, state, node, start_node, end_node) -> None:
+        self.state, self.node, self.start_node, self.end_node = state, node, start_node, end_node
+
+    def __enter__(self) -> None:
+        self.start = (self.state.line, self.state.column)
+
+    def __exit__(self, *exc) -> None:
+        state = self.state
+        ranges = state.ranges
+        start = ranges[self.start_node][0] if self.start_node is not None else self.start
+        end = ranges[self.end_node][1] if self.end_node is not None else (state.line, state.column)
+        ranges[self.node] = (start, end)
+
+
+class _State(CodegenState):
+    """Tracks only the position; ``tokens`` keeps the first token only."""
+
+    __slots__ = ("line", "column", "ranges", "stack")
+
+    def __init__(self, default_indent: str, default_newline: str) -> None:
+        super().__init__(default_indent=default_indent, default_newline=default_newline)
+        self.line, self.column = 1, 0
+        self.ranges: dict = {}
+        self.stack: list = []
+
+    def _advance(self, value: str) -> None:
         if "\n" in value or "\r" in value:
-            segments = NEWLINE_RE.split(value)
+            segments = _NEWLINE.split(value)
             self.line += len(segments) - 1
             self.column = len(segments[-1])
         else:
             self.column += len(value)
 
+    def add_indent_tokens(self) -> None:
+        for token in self.indent_tokens:
+            self._advance(token)
 
-def node_positions(module: cst.Module) -> dict:
-    """``{node: CodeRange}`` for every node of ``module`` (what ``PositionProvider`` resolves to)."""
-    provider = PositionProvider()
-    state = _State(default_indent=module.default_indent, default_newline=module.default_newline, provider=provider)
+    def add_token(self, value: str) -> None:
+        if not self.tokens:  # Module._codegen_impl asks whether anything was written
+            self.tokens.append(value)
+        self._advance(value)
+
+    def pop_trailing_newline(self) -> None:  # the end of the module: no node ends after it
+        pass
+
+    def before_codegen(self, node) -> None:
+        self.stack.append((self.line, self.column))
+
+    def after_codegen(self, node) -> None:
+        start = self.stack.pop()
+        if node not in self.ranges:
+            self.ranges[node] = (start, (self.line, self.column))
+
+    def record_syntactic_position(self, node, *, start_node=None, end_node=None):
+        return _Syntactic(self, node, start_node, end_node)
+
+
+class Positions:
+    """``positions[node]`` / ``positions.get(node)``: the node's ``CodeRange`` (``PositionProvider``'s)."""
+
+    __slots__ = ("_ranges",)
+
+    def __init__(self, ranges: dict) -> None:
+        self._ranges = ranges
+
+    def get(self, node, default=None) -> Optional[CodeRange]:
+        found = self._ranges.get(node)
+        if found is None:
+            return default
+        (l1, c1), (l2, c2) = found
+        return CodeRange(CodePosition(l1, c1), CodePosition(l2, c2))
+
+    def __getitem__(self, node) -> CodeRange:
+        found = self.get(node)
+        if found is None:
+            raise KeyError(node)
+        return found
+
+    def __len__(self) -> int:
+        return len(self._ranges)
+
+    def __iter__(self):
+        return iter(self._ranges)
+
+
+def node_positions(module: cst.Module) -> Positions:
+    """Every node's range in ``module`` (1-based lines, 0-based code-point columns)."""
+    state = _State(module.default_indent, module.default_newline)
     module._codegen(state)
-    return provider._computed
+    return Positions(state.ranges)
