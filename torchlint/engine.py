@@ -439,8 +439,10 @@ def _text_edit(module: cst.Module, positions, fix: Fix) -> Optional[dict]:
 
 
 def lint_source(source: Union[bytes, str], path: str = "<stdin>", rule_classes: Optional[Sequence[type[Rule]]] = None,
-                *, apply_noqa: bool = True) -> FileResult:
-    """Lint one file's source. Never raises for bad input: errors come back in ``FileResult.error``."""
+                *, apply_noqa: bool = True, parsed: Optional[cst.Module] = None) -> FileResult:
+    """Lint one file's source. Never raises for bad input: errors come back in ``FileResult.error``.
+    ``parsed``: the libcst module of exactly this text when the caller has it (the language server
+    re-parses only the statements an edit touched)."""
     if rule_classes is None:
         from .rules import default_rules
         rule_classes = default_rules()
@@ -456,7 +458,7 @@ def lint_source(source: Union[bytes, str], path: str = "<stdin>", rule_classes: 
         active = rules_for_text(rule_classes, text)
         if not active:
             return FileResult(path, [], text=text)
-        module = parse(text)
+        module = parsed if parsed is not None else parse(text)
         findings = lint_module(module, text, path, active)
     except LintError as exc:
         return FileResult(path, [], error=exc)
