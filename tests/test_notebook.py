@@ -1,0 +1,164 @@
+"""Notebooks: code cells linted as one module, magics masked, positions per cell, noqa, fixes written
+back into the changed cells only (every other byte of the file unchanged), broken notebooks as one line."""
+import json
+
+import pytest
+
+from torchlint.notebook import NotebookError, cell_diff, cell_location, fix_notebook, lint_notebook, load
+from torchlint.rules import all_rules, default_rules
+
+
+def code(src, outputs=None, count=None):
+    return {"cell_type": "code", "execution_count": count, "id": f"c{abs(hash(src)) % 10**8}", "metadata": {},
+            "outputs": outputs or [], "source": src.splitlines(keepends=True)}
+
+
+def markdown(src):
+    return {"cell_type": "markdown", "id": f"m{abs(hash(src)) % 10**8}", "metadata": {},
+            "source": src.splitlines(keepends=True)}
+
+
+def notebook_text(cells, indent=1, sort_keys=True, ensure_ascii=False, string_sources=False):
+    if string_sources:
+        cells = [{**c, "source": "".join(c["source"])} for c in cells]
+    nb = {"cells": cells, "metadata": {"kernelspec": {"display_name": "Python 3", "language": "python",
+                                                      "name": "python3"},
+                                       "language_info": {"name": "python", "version": "3.11.7"}},
+          "nbformat": 4, "nbformat_minor": 5}
+    return json.dumps(nb, indent=indent, sort_keys=sort_keys, ensure_ascii=ensure_ascii) + "\n"
+
+
+IMPORTS = "import torch\nimport torch.nn as nn\n%matplotlib inline\n"
+MODEL = ("class Net(nn.Module):\n"
+         "    def __init__(self):\n"
+         "        super().__init__()\n"
+         "        self.layers = [nn.Linear(8, 8) for _ in range(2)]\n"
+         "\n"
+         "    def forward(self, x):\n"
+         "        for layer in self.layers:\n"
+         "            x = layer(x)\n"
+         "        return x")
+TRAIN = ("!pip install torch\n"
+         "model = Net()\n"
+         "files = !ls\n"
+         "opt = torch.optim.SGD(model.parameters(), lr=0.1)\n"
+         "model.eval\n"
+         "model?\n")
+BASH = "%%bash\nfor f in *.py; do echo $f; done\n"
+TIMED = "%%time\nmodel.train\n"
+OUTPUT = [{"name": "stdout", "output_type": "stream", "text": ["läuft 😀\n"]}]
+
+CELLS = [markdown("# A model\n"), code(IMPORTS, count=1), code(MODEL, OUTPUT, count=2), markdown("Training:"),
+         code(TRAIN, count=3), code(BASH), code(TIMED)]
+
+
+def located(result):
+    return [(cell_location(result.notebook, f.line, f.end_line)["cell"],
+             cell_location(result.notebook, f.line)["line"], f.col + 1, f.code) for f in result.findings]
+
+
+def test_cells_are_one_module_with_positions_per_cell():
+    result = lint_notebook(notebook_text(CELLS), "nb.ipynb", default_rules())
+    assert result.error is None and result.result.error is None
+    # cell numbers count every cell, as Jupyter shows them: markdown cells 1 and 4
+    assert located(result) == [(3, 4, 23, "TL101"), (5, 5, 1, "TL403"), (7, 2, 1, "TL403")]
+    messages = [f.message for f in result.findings]
+    assert "model.eval" in messages[1] and "model.train" in messages[2]  # Net() from cell 3 is known in cell 5
+
+
+def test_magics_are_masked_not_parsed():
+    nb = load(notebook_text(CELLS))
+    by_number = {c.number: c for c in nb.cells}
+    assert by_number[2].masked == {2}  # %matplotlib
+    assert by_number[5].masked == {0, 2, 5}  # !pip, files = !ls, model?
+    assert by_number[6].masked == {0, 1}  # %%bash: the whole cell
+    assert by_number[7].masked == {0}  # %%time: a Python body
+    assert "%" not in nb.python and "!" not in nb.python and "?" not in nb.python
+
+
+def test_noqa_in_a_cell():
+    cells = [code(IMPORTS), code(MODEL.replace("range(2)]", "range(2)]  # noqa: TL101")), code(TRAIN)]
+    result = lint_notebook(notebook_text(cells), "nb.ipynb", default_rules())
+    assert [f.code for f in result.findings] == ["TL403"]
+
+
+@pytest.mark.parametrize("layout", [
+    dict(indent=1, sort_keys=True, ensure_ascii=False),  # nbformat's own
+    dict(indent=2, sort_keys=False, ensure_ascii=True),  # another writer
+    dict(indent=1, sort_keys=True, ensure_ascii=False, string_sources=True),
+    dict(indent=None, sort_keys=False, ensure_ascii=False),  # one line
+], ids=["nbformat", "indent2-ascii", "string-sources", "one-line"])
+def test_fix_writes_back_only_the_changed_cells(layout):
+    raw = notebook_text(CELLS, **layout)
+    new_raw, fixed, after = fix_notebook(raw, "nb.ipynb", all_rules())
+    assert fixed == 3  # TL101 and both TL403
+    assert located(after) == []
+    data_old, data_new = json.loads(raw), json.loads(new_raw)
+    changed = [i for i, (a, b) in enumerate(zip(data_old["cells"], data_new["cells"])) if a != b]
+    assert changed == [2, 4, 6]
+    for i in changed:  # only the source differs; outputs, ids, counts and metadata are untouched
+        a, b = dict(data_old["cells"][i]), dict(data_new["cells"][i])
+        a.pop("source"), b.pop("source")
+        assert a == b
+    src = "".join(data_new["cells"][4]["source"]) if layout.get("string_sources") is None else \
+        data_new["cells"][4]["source"]
+    assert src == TRAIN.replace("model.eval\n", "model.eval()\n")  # the magics are back as they were
+    assert "".join(data_new["cells"][6]["source"]) == "%%time\nmodel.train()\n"
+    assert isinstance(data_new["cells"][2]["source"], type(data_old["cells"][2]["source"]))
+    # every byte outside the three sources is unchanged: re-serialising the new data with the old
+    # sources in the same layout gives back the original text
+    for i in changed:
+        data_new["cells"][i]["source"] = data_old["cells"][i]["source"]
+    kwargs = {k: v for k, v in layout.items() if k != "string_sources"}
+    assert json.dumps(data_new, **kwargs) + "\n" == raw
+    # the same layout as the original writer would produce for the new content
+    expected = json.loads(new_raw)
+    assert json.dumps(expected, **kwargs) + "\n" == new_raw
+    # and a second --fix changes nothing
+    again, fixed_again, _ = fix_notebook(new_raw, "nb.ipynb", all_rules())
+    assert (again, fixed_again) == (new_raw, 0)
+
+
+def test_fix_keeps_a_cell_without_final_newline():
+    raw = notebook_text([code(IMPORTS), code(MODEL)])
+    new_raw, fixed, _ = fix_notebook(raw, "nb.ipynb", default_rules())
+    source = "".join(json.loads(new_raw)["cells"][1]["source"])
+    assert fixed == 1 and not source.endswith("\n")
+    assert "self.layers = nn.ModuleList([nn.Linear(8, 8) for _ in range(2)])" in source
+
+
+def test_cell_diff_names_the_cell():
+    raw = notebook_text(CELLS)
+    new_raw, _, _ = fix_notebook(raw, "nb.ipynb", default_rules())
+    diff = cell_diff("nb.ipynb", load(raw), new_raw)
+    assert "--- nb.ipynb:cell 3\n+++ nb.ipynb:cell 3\n" in diff
+    assert "+model.eval()\n" in diff and "cell 2" not in diff
+
+
+@pytest.mark.parametrize("raw, message", [
+    ("{\"cells\": [", "not a notebook: invalid JSON at line 1"),
+    ("[]", "not a notebook: no 'cells' list"),
+    (json.dumps({"cells": [], "nbformat": 3}), "unsupported notebook format 3"),
+    (json.dumps({"cells": [{"cell_type": "code", "source": 5}], "nbformat": 4}), "not a notebook: cell 1 has a source"),
+    (b"\xff\xfe{", "not a notebook: not UTF-8"),
+])
+def test_broken_notebook_is_one_line(raw, message):
+    result = lint_notebook(raw, "nb.ipynb", default_rules())
+    assert result.error.startswith(message) and "\n" not in result.error
+    with pytest.raises(NotebookError):
+        load(raw)
+
+
+def test_broken_cell_is_located():
+    cells = [code(IMPORTS), code("x = (1,\n"), code(MODEL)]
+    result = lint_notebook(notebook_text(cells), "nb.ipynb", default_rules())
+    err = result.result.error
+    assert err.code == "TL001"
+    assert cell_location(result.notebook, err.line)["cell"] == 2
+
+
+def test_other_kernels_are_skipped():
+    raw = json.loads(notebook_text([code("library(torch)\nx <- 1\n")]))
+    raw["metadata"]["language_info"]["name"] = "R"
+    result = lint_notebook(json.dumps(raw), "nb.ipynb", default_rules())
+    assert result.error is None and result.findings == [] and result.result.error is None
