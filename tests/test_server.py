@@ -155,6 +155,7 @@ def test_capabilities(session):
     kinds = caps.code_action_provider.code_action_kinds
     assert "quickfix" in kinds and "source.fixAll.torchlint" in kinds
     assert caps.position_encoding == "utf-16"
+    assert caps.notebook_document_sync.notebook_selector[0].notebook == "jupyter-notebook"
     assert session.init.server_info.name == "torchlint"
 
 
@@ -414,3 +415,65 @@ def test_incremental_lengths_match_a_fresh_measure():
         fresh = IncrementalParser()
         fresh.remember(text, cst.parse_module(text))
         assert (parser.header, parser.lengths) == (fresh.header, fresh.lengths)
+
+
+# ---------------------------------------------------------------------------------------- notebooks
+NB_CELLS = [("code", "import torch\nimport torch.nn as nn\n%matplotlib inline"),
+            ("markdown", "# The model"),
+            ("code", BAD.split("\n\n\n", 1)[1]),
+            ("code", "!nvidia-smi\nmodel = Net()\nmodel.eval\n")]
+
+
+def open_notebook(session, path, cells):
+    nb_uri = path.as_uri()
+    items, docs = [], []
+    for i, (kind, text) in enumerate(cells):
+        cell_uri = f"vscode-notebook-cell:{path}#cell{i}"
+        items.append(types.NotebookCell(kind=types.NotebookCellKind.Code if kind == "code"
+                                        else types.NotebookCellKind.Markup, document=cell_uri))
+        if kind == "code":
+            docs.append(types.TextDocumentItem(uri=cell_uri, language_id="python", version=1, text=text))
+    session.client.notebook_document_did_open(types.DidOpenNotebookDocumentParams(
+        notebook_document=types.NotebookDocument(uri=nb_uri, notebook_type="jupyter-notebook", version=1,
+                                                 cells=items),
+        cell_text_documents=docs))
+    return nb_uri, [item.document for item in items]
+
+
+def test_notebook_cells_get_their_own_diagnostics_and_fixes(session, project):
+    nb_uri, cell_uris = open_notebook(session, project / "nb.ipynb", NB_CELLS)
+    assert session.wait_diagnostics(cell_uris[0], version=1) == []
+    model_cell = session.wait_diagnostics(cell_uris[2], version=1)
+    train_cell = session.wait_diagnostics(cell_uris[3], version=1)
+    assert [d.code for d in model_cell] == ["TL101", "TL103"]
+    # positions are in the cell's own lines: the class starts the cell
+    assert model_cell[0].range.start.line == NB_CELLS[2][1].splitlines().index(
+        "        self.layers = [nn.Linear(8, 8) for _ in range(4)]")
+    assert [(d.code, d.range.start.line) for d in train_cell] == [("TL403", 2)]  # Net from cell 3 is known
+    # a quick fix in a cell edits that cell
+    actions = session.actions(cell_uris[3], train_cell[0].range, train_cell)
+    fix = next(a for a in actions if a.kind == "quickfix" and "noqa" not in a.title)
+    assert [c.text_document.uri for c in fix.edit.document_changes] == [cell_uris[3]]
+    assert apply_edits(NB_CELLS[3][1], document_edits(fix, cell_uris[3])) == "!nvidia-smi\nmodel = Net()\nmodel.eval()\n"
+    # fix-all edits every cell it changes, and keeps the magics
+    fix_all = session.actions(cell_uris[2], model_cell[0].range, only=["source.fixAll.torchlint"])
+    changed = {c.text_document.uri: c.edits for c in fix_all[0].edit.document_changes}
+    assert set(changed) == {cell_uris[2], cell_uris[3]}
+    assert apply_edits(NB_CELLS[3][1], changed[cell_uris[3]]).startswith("!nvidia-smi\n")
+    # hover in a cell
+    hover = session.run(session.client.text_document_hover_async(types.HoverParams(
+        text_document=types.TextDocumentIdentifier(uri=cell_uris[3]), position=train_cell[0].range.start)))
+    assert "**TL403**" in hover.contents.value
+    # an edit of one cell re-lints the notebook
+    new_text = apply_edits(NB_CELLS[3][1], document_edits(fix, cell_uris[3]))
+    session.client.notebook_document_did_change(types.DidChangeNotebookDocumentParams(
+        notebook_document=types.VersionedNotebookDocumentIdentifier(uri=nb_uri, version=2),
+        change=types.NotebookDocumentChangeEvent(cells=types.NotebookDocumentCellChanges(text_content=[
+            types.NotebookDocumentCellContentChanges(
+                document=types.VersionedTextDocumentIdentifier(uri=cell_uris[3], version=2),
+                changes=[types.TextDocumentContentChangeWholeDocument(text=new_text)])]))))
+    assert session.wait_diagnostics(cell_uris[3], version=2) == []
+    session.client.notebook_document_did_close(types.DidCloseNotebookDocumentParams(
+        notebook_document=types.NotebookDocumentIdentifier(uri=nb_uri),
+        cell_text_documents=[types.TextDocumentIdentifier(uri=u) for u in cell_uris]))
+    assert session.wait_diagnostics(cell_uris[2], count=len(session.diagnostics[cell_uris[2]]) + 1) == []

@@ -145,6 +145,11 @@ def load(raw: Union[bytes, str]) -> Notebook:
     return Notebook(raw, cells)
 
 
+def from_cells(cells) -> Notebook:
+    """A notebook from ``(cell number, source)`` of its code cells, e.g. as an editor holds them."""
+    return Notebook("", [Cell(number, source, (-1, -1)) for number, source in cells])
+
+
 def _skip_ws(text: str, i: int) -> int:
     while i < len(text) and text[i] in " \t\r\n":
         i += 1

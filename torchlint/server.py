@@ -12,8 +12,9 @@ What it offers:
 - the ``[tool.torchlint]`` of the nearest ``pyproject.toml`` above each file (selection, ``ignore``,
   ``per-file-ignores``, ``exclude`` and ``extend-exclude``), re-read when it changes.
 
-Notebooks are not synchronised through LSP notebook sync yet; ``torchlint`` on the command line reads
-``.ipynb`` files.
+- notebooks through LSP notebook sync (``jupyter-notebook`` documents): the code cells are linted as one
+  module (torchlint/notebook.py), each cell gets its own diagnostics, fixes and hover; fix-all edits every
+  cell it changes.
 
 The server lints through :func:`lint`, the one place it calls the engine.
 """
@@ -206,14 +207,62 @@ class Document:
     """One open document's text, version and latest lint result (findings keep 1-based lines and
     0-based code-point columns, as the engine gives them)."""
 
-    __slots__ = ("uri", "path", "version", "text", "lines", "findings", "error", "settings")
+    __slots__ = ("uri", "path", "version", "text", "lines", "findings", "error", "settings", "source", "notebook")
 
-    def __init__(self, uri: str, path: Optional[str], version: Optional[int], text: str, result, settings) -> None:
+    def __init__(self, uri: str, path: Optional[str], version: Optional[int], text: str, result, settings,
+                 source: Optional[str] = None, notebook: Optional[str] = None) -> None:
         self.uri, self.path, self.version, self.text = uri, path, version, text
         self.lines = _lines(text)
         self.findings = result.findings if result is not None else []
         self.error = result.error if result is not None else None
         self.settings = settings
+        self.source = text if source is None else source  # the editor's text (a cell's, before masking)
+        self.notebook = notebook  # the notebook's URI, for a notebook cell
+
+
+class _CellResult:
+    __slots__ = ("findings", "error")
+
+    def __init__(self, findings, error) -> None:
+        self.findings, self.error = findings, error
+
+
+def cell_results(notebook, result) -> dict:
+    """{cell number: findings and error of that cell, in the cell's own lines} from a lint of the joined
+    notebook module (a fix whose edits leave the cell keeps no edit)."""
+    import dataclasses
+
+    out = {cell.number: _CellResult([], None) for cell in notebook.cells}
+    if result is None:
+        return out
+
+    def local(line: int, end_line: int):
+        cell, first = notebook.locate(line)
+        end_cell, last = notebook.locate(end_line)
+        return cell, first, (last if end_cell is cell else max(cell.n_lines, first)) if cell else last
+
+    for f in result.findings:
+        cell, line, end_line = local(f.line, f.end_line)
+        if cell is None:
+            continue
+        edit = f.edit
+        if edit is not None:
+            rows = [local(e["location"]["row"], e["end_location"]["row"]) for e in edit["edits"]]
+            if all(r[0] is cell for r in rows):
+                edit = {**edit, "edits": [{**e, "location": {**e["location"], "row": r[1]},
+                                           "end_location": {**e["end_location"], "row": r[2]}}
+                                          for e, r in zip(edit["edits"], rows)]}
+            else:
+                edit = None
+        end_col = f.end_col if (end_line - line) == (f.end_line - f.line) else len(cell.text.split("\n")[end_line - 1])
+        out[cell.number].findings.append(dataclasses.replace(f, line=line, end_line=end_line, end_col=end_col,
+                                                             edit=edit))
+    if result.error is not None:
+        cell, line = notebook.locate(result.error.line)
+        if cell is not None:
+            err = result.error
+            out[cell.number].error = type(err)(err.code, err.message, line, err.col)
+    return out
 
 
 def uri_to_path(uri: str) -> Optional[str]:
@@ -235,11 +284,17 @@ def build_server():
     from .docs import rule_header, rule_url
     from .rules import rule_by_code
 
-    server = LanguageServer("torchlint", __version__, text_document_sync_kind=types.TextDocumentSyncKind.Incremental)
+    server = LanguageServer(
+        "torchlint", __version__, text_document_sync_kind=types.TextDocumentSyncKind.Incremental,
+        notebook_document_sync=types.NotebookDocumentSyncOptions(
+            notebook_selector=[types.NotebookDocumentFilterWithCells(
+                cells=[types.NotebookCellLanguage(language="python")], notebook="jupyter-notebook")],
+            save=True))
     settings = SettingsCache()
     docs: dict[str, Document] = {}
     pending: dict[str, asyncio.Task] = {}
     parsers: dict[str, IncrementalParser] = {}
+    notebook_cells: dict[str, list[str]] = {}  # notebook URI -> its code cells' URIs
 
     def codec():
         return server.workspace.position_codec
@@ -293,11 +348,7 @@ def build_server():
             parser.remember(text, result.module)
         doc = Document(uri, path, version, text, result, file_settings)
         docs[uri] = doc
-        diagnostics = [to_diagnostic(doc, f) for f in doc.findings]
-        if doc.error is not None:
-            diagnostics.append(error_diagnostic(doc, doc.error))
-        server.text_document_publish_diagnostics(
-            types.PublishDiagnosticsParams(uri=uri, diagnostics=diagnostics, version=version))
+        publish(doc)
         return doc
 
     def current(uri: str) -> Optional[Document]:
@@ -307,20 +358,101 @@ def build_server():
             text_doc = server.workspace.get_text_document(uri)
         except Exception:  # pragma: no cover - not open
             return doc
-        if doc is None or doc.version != text_doc.version or doc.text != text_doc.source:
-            task = pending.pop(uri, None)
+        if doc is None or doc.version != text_doc.version or doc.source != text_doc.source:
+            owner = doc.notebook if doc is not None else None
+            task = pending.pop(owner or uri, None)
             if task is not None:
                 task.cancel()
+            if owner is not None:
+                refresh_notebook(owner)
+                return docs.get(uri)
             doc = refresh(uri)
         return doc
 
-    async def refresh_later(uri: str) -> None:
+    async def refresh_later(uri: str, notebook: bool = False) -> None:
         try:
             await asyncio.sleep(DEBOUNCE_SECONDS)
         except asyncio.CancelledError:
             return
         pending.pop(uri, None)
-        refresh(uri)
+        (refresh_notebook if notebook else refresh)(uri)
+
+    # ------------------------------------------------------------------ notebooks (LSP notebook sync)
+    def notebook_state(nb_uri: str):
+        """(joined notebook, [(cell number, cell URI, text document)]) of an open notebook's code cells."""
+        from .notebook import from_cells
+
+        nb_doc = server.workspace.get_notebook_document(notebook_uri=nb_uri)
+        if nb_doc is None:
+            return None, []
+        entries = []
+        for number, cell in enumerate(nb_doc.cells, 1):
+            if cell.kind != types.NotebookCellKind.Code:
+                continue
+            text_doc = server.workspace.get_text_document(cell.document)
+            if (text_doc.language_id or "python") != "python":
+                continue
+            entries.append((number, cell.document, text_doc))
+        return from_cells([(number, text_doc.source) for number, _uri, text_doc in entries]), entries
+
+    def refresh_notebook(nb_uri: str) -> None:
+        """Lint a notebook's code cells as one module; publish each cell's diagnostics on the cell."""
+        notebook, entries = notebook_state(nb_uri)
+        if notebook is None:
+            return
+        path = uri_to_path(nb_uri)
+        file_settings = settings.for_file(path)
+        result = None if file_settings.excluded else lint(notebook.python, path or nb_uri, file_settings.rule_classes)
+        per_cell = cell_results(notebook, result)
+        cells = {cell.number: cell for cell in notebook.cells}
+        old = set(notebook_cells.get(nb_uri, ()))
+        notebook_cells[nb_uri] = [uri for _n, uri, _t in entries]
+        for number, uri, text_doc in entries:
+            doc = Document(uri, path, text_doc.version, cells[number].text, per_cell[number], file_settings,
+                           source=text_doc.source, notebook=nb_uri)
+            docs[uri] = doc
+            publish(doc)
+            old.discard(uri)
+        for uri in old:  # cells deleted, or no longer code
+            docs.pop(uri, None)
+            server.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri, diagnostics=[]))
+
+    def publish(doc: Document) -> None:
+        diagnostics = [to_diagnostic(doc, f) for f in doc.findings]
+        if doc.error is not None:
+            diagnostics.append(error_diagnostic(doc, doc.error))
+        server.text_document_publish_diagnostics(
+            types.PublishDiagnosticsParams(uri=doc.uri, diagnostics=diagnostics, version=doc.version))
+
+    @server.feature(types.NOTEBOOK_DOCUMENT_DID_OPEN)
+    def notebook_did_open(ls, params: types.DidOpenNotebookDocumentParams) -> None:
+        refresh_notebook(params.notebook_document.uri)
+
+    @server.feature(types.NOTEBOOK_DOCUMENT_DID_CHANGE)
+    def notebook_did_change(ls, params: types.DidChangeNotebookDocumentParams) -> None:
+        uri = params.notebook_document.uri
+        task = pending.pop(uri, None)
+        if task is not None:
+            task.cancel()
+        pending[uri] = asyncio.get_running_loop().create_task(refresh_later(uri, notebook=True))
+
+    @server.feature(types.NOTEBOOK_DOCUMENT_DID_SAVE)
+    def notebook_did_save(ls, params: types.DidSaveNotebookDocumentParams) -> None:
+        uri = params.notebook_document.uri
+        task = pending.pop(uri, None)
+        if task is not None:
+            task.cancel()
+        refresh_notebook(uri)
+
+    @server.feature(types.NOTEBOOK_DOCUMENT_DID_CLOSE)
+    def notebook_did_close(ls, params: types.DidCloseNotebookDocumentParams) -> None:
+        uri = params.notebook_document.uri
+        task = pending.pop(uri, None)
+        if task is not None:
+            task.cancel()
+        for cell_uri in notebook_cells.pop(uri, ()):
+            docs.pop(cell_uri, None)
+            server.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=cell_uri, diagnostics=[]))
 
     @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
     def did_open(ls, params: types.DidOpenTextDocumentParams) -> None:
@@ -338,9 +470,10 @@ def build_server():
     def did_save(ls, params: types.DidSaveTextDocumentParams) -> None:
         uri = params.text_document.uri
         if uri.endswith("pyproject.toml"):  # the configuration changed: every open file may lint differently
-            for other in list(docs):
-                if other != uri:
-                    refresh(other)
+            for other in [u for u, d in docs.items() if d.notebook is None and u != uri]:
+                refresh(other)
+            for nb_uri in list(notebook_cells):
+                refresh_notebook(nb_uri)
             return
         if uri in docs:
             task = pending.pop(uri, None)
@@ -425,6 +558,26 @@ def build_server():
         at = position(doc, f.line, col)
         return types.TextEdit(range=types.Range(start=at, end=at), new_text=insert)
 
+    def notebook_fix_all(doc: Document):
+        """All safe fixes of the cell's notebook: one edit per changed cell (magics kept)."""
+        from .notebook import split_cells
+
+        notebook, entries = notebook_state(doc.notebook)
+        if notebook is None or doc.settings.excluded:
+            return None
+        new_python = fix_all_text(notebook.python, doc.path or doc.notebook, doc.settings.rule_classes)
+        sources = split_cells(notebook, new_python) if new_python != notebook.python else None
+        if not sources:
+            return None
+        changes = []
+        for number, uri, text_doc in entries:
+            if number in sources:
+                cell_doc = Document(uri, doc.path, text_doc.version, text_doc.source, None, doc.settings)
+                changes.append(types.TextDocumentEdit(
+                    text_document=types.OptionalVersionedTextDocumentIdentifier(uri=uri, version=text_doc.version),
+                    edits=[minimal_edit(cell_doc, sources[number])]))
+        return types.WorkspaceEdit(document_changes=changes)
+
     def fix_all_edit(doc: Document):
         if doc.settings.excluded or not any(f.fix is not None and f.fix.applicability == "safe" for f in doc.findings):
             return None
@@ -484,10 +637,16 @@ def build_server():
                         title=f"{f.code}: silence with '# noqa: {f.code}' on line {f.line}",
                         kind=types.CodeActionKind.QuickFix, diagnostics=[diag], edit=workspace_edit(doc, [edit])))
         if wants(only, FIX_ALL_KIND):
-            edit = fix_all_edit(doc)
+            if doc.notebook is not None:
+                edit = notebook_fix_all(doc) if any(f.fix is not None and f.fix.applicability == "safe"
+                                                    for d in docs.values() if d.notebook == doc.notebook
+                                                    for f in d.findings) else None
+            else:
+                edit = fix_all_edit(doc)
+                edit = workspace_edit(doc, [edit]) if edit is not None else None
             if edit is not None:
                 actions.append(types.CodeAction(title="torchlint: apply all safe fixes", kind=FIX_ALL_KIND,
-                                                edit=workspace_edit(doc, [edit])))
+                                                edit=edit))
         return actions
 
     return server
