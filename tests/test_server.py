@@ -57,7 +57,9 @@ class Session:
         self.run(self.client.start_io(sys.executable, "-m", "torchlint", "server", env=env, cwd=str(root)))
         general = types.GeneralClientCapabilities(position_encodings=encodings) if encodings else None
         caps = types.ClientCapabilities(general=general, text_document=types.TextDocumentClientCapabilities(
-            publish_diagnostics=types.PublishDiagnosticsClientCapabilities(version_support=True)))
+            publish_diagnostics=types.PublishDiagnosticsClientCapabilities(version_support=True)),
+            notebook_document=types.NotebookDocumentClientCapabilities(
+                synchronization=types.NotebookDocumentSyncClientCapabilities()))
         self.init = self.run(self.client.initialize_async(types.InitializeParams(
             capabilities=caps, root_uri=root.as_uri(), process_id=os.getpid())))
         self.client.initialized(types.InitializedParams())
