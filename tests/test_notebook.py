@@ -162,3 +162,89 @@ def test_other_kernels_are_skipped():
     raw["metadata"]["language_info"]["name"] = "R"
     result = lint_notebook(json.dumps(raw), "nb.ipynb", default_rules())
     assert result.error is None and result.findings == [] and result.result.error is None
+
+
+# ---------------------------------------------------------------------------------------- the command line
+def _cli(tmp_path, *args, cache=False):
+    import os
+    import subprocess
+    import sys
+
+    from helpers import ROOT
+
+    extra = [] if cache else ["--no-cache"]
+    return subprocess.run([sys.executable, "-m", "torchlint", *extra, *args], cwd=tmp_path, capture_output=True,
+                          timeout=300, env=dict(os.environ, PYTHONPATH=str(ROOT),
+                                                TORCHLINT_CACHE_DIR=str(tmp_path / "cache")))
+
+
+@pytest.fixture
+def nb_dir(tmp_path):
+    (tmp_path / "nb.ipynb").write_text(notebook_text(CELLS), encoding="utf-8")
+    (tmp_path / "model.py").write_text("import torch\n", encoding="utf-8")
+    return tmp_path
+
+
+def test_cli_text_names_the_cell(nb_dir):
+    out = _cli(nb_dir, ".")  # directories include notebooks
+    lines = out.stdout.decode().splitlines()
+    assert out.returncode == 1
+    assert [line.split(" TL")[0] + " TL" + line.split(" TL")[1][:3] for line in lines] == [
+        "nb.ipynb:cell 3:4:23: TL101", "nb.ipynb:cell 5:5:1: TL403", "nb.ipynb:cell 7:2:1: TL403"]
+
+
+def test_cli_json_and_sarif_carry_the_cell(nb_dir):
+    data = json.loads(_cli(nb_dir, "--output-format", "json", "nb.ipynb").stdout)
+    found = [(d["cell"], d["location"]["row"], d["code"]) for d in data]
+    assert found == [(3, 4, "TL101"), (5, 5, "TL403"), (7, 2, "TL403")]
+    assert data[0]["filename"] == "nb.ipynb" and data[0]["fix"]["edits"][0]["cell"] == 3
+    plain = json.loads(_cli(nb_dir, "--output-format", "json", "--select", "ALL", "model.py").stdout)
+    assert all("cell" not in d for d in plain)
+    sarif = json.loads(_cli(nb_dir, "--output-format", "sarif", "nb.ipynb").stdout)
+    results = sarif["runs"][0]["results"]
+    assert [r["properties"]["cell"] for r in results] == [3, 5, 7]
+    assert results[0]["locations"][0]["physicalLocation"]["region"]["startLine"] == 4
+
+
+def test_cli_fix_and_diff(nb_dir):
+    before = (nb_dir / "nb.ipynb").read_bytes()
+    diff = _cli(nb_dir, "--diff", "nb.ipynb")
+    assert diff.returncode == 1 and (nb_dir / "nb.ipynb").read_bytes() == before
+    text = diff.stdout.decode()
+    assert "--- nb.ipynb:cell 5\n+++ nb.ipynb:cell 5\n" in text and "+model.eval()" in text
+    fixed = _cli(nb_dir, "--fix", "nb.ipynb")
+    assert fixed.returncode == 0, fixed.stdout + fixed.stderr
+    after = (nb_dir / "nb.ipynb").read_text(encoding="utf-8")
+    assert after == fix_notebook(before.decode(), "nb.ipynb", default_rules())[0]
+    assert _cli(nb_dir, "nb.ipynb").returncode == 0
+
+
+def test_cli_caches_notebooks(nb_dir):
+    first = _cli(nb_dir, "--output-format", "json", "nb.ipynb", cache=True)
+    assert any((nb_dir / "cache").rglob("*")), "no cache entry written"
+    second = _cli(nb_dir, "--output-format", "json", "nb.ipynb", cache=True)
+    assert json.loads(second.stdout) == json.loads(first.stdout) and json.loads(first.stdout)
+
+
+def test_cli_broken_notebook_is_one_line(tmp_path):
+    (tmp_path / "bad.ipynb").write_text('{"cells": [', encoding="utf-8")
+    out = _cli(tmp_path, "bad.ipynb")
+    assert out.returncode == 2
+    assert out.stdout.decode().splitlines() == [
+        "bad.ipynb:1:1: TL002 not a notebook: invalid JSON at line 1 column 12 (Expecting value)"]
+
+
+def test_cli_broken_cell_names_the_cell(tmp_path):
+    (tmp_path / "nb.ipynb").write_text(notebook_text([code(IMPORTS), code("x = (1,\n")]), encoding="utf-8")
+    out = _cli(tmp_path, "nb.ipynb")
+    lines = out.stdout.decode().splitlines()
+    assert out.returncode == 1 and len(lines) == 1 and lines[0].startswith("nb.ipynb:cell 2:1:")
+    assert " TL001 " in lines[0]
+
+
+def test_pre_commit_hooks_take_notebooks():
+    yaml = pytest.importorskip("yaml")
+    from helpers import ROOT
+
+    hooks = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text(encoding="utf-8"))
+    assert all(h["types_or"] == ["python", "pyi", "jupyter"] for h in hooks)

@@ -59,7 +59,7 @@ def test_manifest_hooks():
     assert set(hooks) == {"torchlint", "torchlint-fix"}
     for hook in hooks.values():
         assert hook["language"] == "python"
-        assert sorted(hook["types_or"]) == ["pyi", "python"]
+        assert sorted(hook["types_or"]) == ["jupyter", "pyi", "python"]
         assert hook["require_serial"] is True
         assert hook["entry"].startswith("torchlint")
     assert "--fix" in hooks["torchlint-fix"]["entry"] and "--fix" not in hooks["torchlint"]["entry"]

@@ -10,7 +10,7 @@ DEFAULT_EXCLUDE = (
     "build", "dist", "node_modules", ".mypy_cache", ".pytest_cache", ".ruff_cache", ".torchlint_cache",
     "site-packages", "__pypackages__",
 )
-PYTHON_SUFFIXES = (".py", ".pyi")
+PYTHON_SUFFIXES = (".py", ".pyi", ".ipynb")  # .ipynb: Jupyter notebooks (torchlint/notebook.py)
 
 
 def is_excluded(path: str, patterns: Sequence[str]) -> bool:

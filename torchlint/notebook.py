@@ -407,3 +407,47 @@ def _cell_edit(notebook: Notebook, edit: Optional[dict]) -> Optional[dict]:
         edits.append({**e, "cell": start["cell"], "location": {**e["location"], "row": start["line"]},
                       "end_location": {**e["end_location"], "row": start["end_line"]}})
     return {**edit, "edits": edits}
+
+
+# ---------------------------------------------------------------------------------------- the command line
+def check_file(path: str, display: str, data: bytes, rules, options, report, mtime, make) -> None:
+    """``torchlint check`` on one notebook (the runner's hook): fill ``report`` with the findings (each
+    carrying its ``cell``), and with --fix/--diff write back or diff the changed cells. ``make`` is the
+    runner's diagnostic constructor; ``options`` its Options (fix, diff, unsafe_fixes)."""
+    from .engine import READ_ERROR
+
+    if not (options.fix or options.diff):
+        report.diagnostics.extend(diagnostics(display, lint_notebook(data, display, rules), make))
+        report.fatal = any(d["code"] != "TL001" and d["code"].startswith("TL00") for d in report.diagnostics)
+        return
+    stdin = path == "-"
+    if stdin and not options.diff:
+        report.output = data
+    try:
+        notebook = load(data)
+    except NotebookError as exc:
+        report.diagnostics.extend(diagnostics(display, NotebookResult(None, error=str(exc)), make))
+        report.fatal = True
+        return
+    new_raw, fixed, after = fix_notebook(notebook.raw, display, rules, unsafe=options.unsafe_fixes)
+    if not fixed:
+        report.diagnostics.extend(diagnostics(display, after, make))
+        return
+    if options.diff:
+        report.diff = cell_diff(display, notebook, new_raw)
+        report.would_fix = fixed
+        report.diagnostics.extend(diagnostics(display, lint_notebook(notebook.raw, display, rules), make))
+        return
+    encoded = new_raw.encode("utf-8")
+    if stdin:
+        report.output, report.fixed = encoded, fixed
+    else:
+        from .fix import write_atomically
+
+        if not write_atomically(path, encoded, mtime):
+            d = make(display, READ_ERROR, "file changed on disk while torchlint ran; fixes not written", 1, 0)
+            report.diagnostics.append(d)
+            report.diagnostics.extend(diagnostics(display, lint_notebook(notebook.raw, display, rules), make))
+            return
+        report.fixed = fixed
+    report.diagnostics.extend(diagnostics(display, after, make))
