@@ -45,7 +45,7 @@ TRAIN = ("!pip install torch\n"
          "model.eval\n"
          "model?\n")
 BASH = "%%bash\nfor f in *.py; do echo $f; done\n"
-TIMED = "%%time\nmodel.train\n"
+TIMED = "%%time\nmodel.train\nprint(model)\n"
 OUTPUT = [{"name": "stdout", "output_type": "stream", "text": ["läuft 😀\n"]}]
 
 CELLS = [markdown("# A model\n"), code(IMPORTS, count=1), code(MODEL, OUTPUT, count=2), markdown("Training:"),
@@ -76,6 +76,21 @@ def test_magics_are_masked_not_parsed():
     assert "%" not in nb.python and "!" not in nb.python and "?" not in nb.python
 
 
+@pytest.mark.parametrize("ending, fires", [("a == b", False), ("a == b;", True), ("a == b\nc = 1", True),
+                                           ("model.eval", False), ("model.eval  # shows the method", False),
+                                           ("model.eval\nc = 1", True)])
+def test_a_cells_displayed_last_expression_is_not_a_finding(ending, fires):
+    cells = [code(IMPORTS + "a = torch.zeros(2)\nb = torch.zeros(2)\nmodel = nn.Linear(2, 2)\n" + ending)]
+    raw = notebook_text(cells)
+    result = lint_notebook(raw, "nb.ipynb", default_rules())
+    assert bool(result.findings) == fires
+    new_raw, fixed, _ = fix_notebook(raw, "nb.ipynb", all_rules(), unsafe=True)
+    if not fires:  # nor is it fixed
+        assert (new_raw, fixed) == (raw, 0)
+    elif "model.eval" in ending:
+        assert fixed == 1 and "model.eval()" in new_raw
+
+
 def test_noqa_in_a_cell():
     cells = [code(IMPORTS), code(MODEL.replace("range(2)]", "range(2)]  # noqa: TL101")), code(TRAIN)]
     result = lint_notebook(notebook_text(cells), "nb.ipynb", default_rules())
@@ -103,7 +118,7 @@ def test_fix_writes_back_only_the_changed_cells(layout):
     src = "".join(data_new["cells"][4]["source"]) if layout.get("string_sources") is None else \
         data_new["cells"][4]["source"]
     assert src == TRAIN.replace("model.eval\n", "model.eval()\n")  # the magics are back as they were
-    assert "".join(data_new["cells"][6]["source"]) == "%%time\nmodel.train()\n"
+    assert "".join(data_new["cells"][6]["source"]) == "%%time\nmodel.train()\nprint(model)\n"
     assert isinstance(data_new["cells"][2]["source"], type(data_old["cells"][2]["source"]))
     # every byte outside the three sources is unchanged: re-serialising the new data with the old
     # sources in the same layout gives back the original text

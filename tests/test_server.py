@@ -423,7 +423,7 @@ def test_incremental_lengths_match_a_fresh_measure():
 NB_CELLS = [("code", "import torch\nimport torch.nn as nn\n%matplotlib inline"),
             ("markdown", "# The model"),
             ("code", BAD.split("\n\n\n", 1)[1]),
-            ("code", "!nvidia-smi\nmodel = Net()\nmodel.eval\n")]
+            ("code", "!nvidia-smi\nmodel = Net()\nmodel.eval\nprint(model)\n")]
 
 
 def open_notebook(session, path, cells):
@@ -456,7 +456,8 @@ def test_notebook_cells_get_their_own_diagnostics_and_fixes(session, project):
     actions = session.actions(cell_uris[3], train_cell[0].range, train_cell)
     fix = next(a for a in actions if a.kind == "quickfix" and "noqa" not in a.title)
     assert [c.text_document.uri for c in fix.edit.document_changes] == [cell_uris[3]]
-    assert apply_edits(NB_CELLS[3][1], document_edits(fix, cell_uris[3])) == "!nvidia-smi\nmodel = Net()\nmodel.eval()\n"
+    assert apply_edits(NB_CELLS[3][1], document_edits(fix, cell_uris[3])) == \
+        "!nvidia-smi\nmodel = Net()\nmodel.eval()\nprint(model)\n"
     # fix-all edits every cell it changes, and keeps the magics
     fix_all = session.actions(cell_uris[2], model_cell[0].range, only=["source.fixAll.torchlint"])
     changed = {c.text_document.uri: c.edits for c in fix_all[0].edit.document_changes}

@@ -210,6 +210,32 @@ def lint_text(text: str, path: str, rule_classes):
     return lint_source(text, path, rule_classes)
 
 
+def displayed(notebook: Notebook):
+    """A predicate for findings: False for a finding on a cell's last statement when that statement is a
+    bare expression, which Jupyter displays (``a == b`` or ``x.to(device)`` ending a cell shows its value:
+    it does not "do nothing"). A trailing ``;`` hides the value, and then the finding stands."""
+    import ast
+
+    shown: set[tuple[int, int]] = set()  # (first, last) lines of displayed expressions, joined module
+    for cell in notebook.cells:
+        try:
+            body = ast.parse(cell.text).body
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            continue
+        if not body or not isinstance(body[-1], ast.Expr):
+            continue
+        last = body[-1]
+        end_text = cell.text.split("\n")[last.end_lineno - 1]
+        if end_text.split("#", 1)[0].rstrip().endswith(";"):
+            continue
+        shown.add((cell.start_line + last.lineno - 1, cell.start_line + last.end_lineno - 1))
+
+    def keep(finding) -> bool:
+        return not (finding.col == 0 and (finding.line, finding.end_line) in shown)
+
+    return keep
+
+
 class NotebookResult:
     """Findings of a notebook: engine findings on the joined module plus where each is in its cell."""
 
@@ -219,6 +245,9 @@ class NotebookResult:
         self.notebook = notebook
         self.result = result
         self.findings = list(result.findings) if result is not None else []
+        if self.findings and notebook is not None:
+            keep = displayed(notebook)
+            self.findings = [f for f in self.findings if keep(f)]
         self.error = error  # a notebook that could not be read (one line)
 
 
@@ -259,7 +288,8 @@ def fix_notebook(raw: Union[bytes, str], path: str, rule_classes, *, unsafe: boo
         notebook = load(raw)
     except NotebookError as exc:
         return (raw if isinstance(raw, str) else raw.decode("utf-8", "replace")), 0, NotebookResult(None, error=str(exc))
-    new_python, fixed, result = fix_text(notebook.python, path, rule_classes, unsafe=unsafe)
+    new_python, fixed, result = fix_text(notebook.python, path, rule_classes, unsafe=unsafe,
+                                         keep=displayed(notebook))
     if not fixed or new_python == notebook.python:
         return notebook.raw, 0, NotebookResult(notebook, result)
     new_sources = split_cells(notebook, new_python)

@@ -135,11 +135,11 @@ class IncrementalParser:
         return new
 
 
-def fix_all_text(text: str, path: str, rule_classes) -> str:
-    """What ``torchlint --fix`` writes for this text (safe fixes only)."""
+def fix_all_text(text: str, path: str, rule_classes, keep=None) -> str:
+    """What ``torchlint --fix`` writes for this text (safe fixes only; ``keep``: which findings to fix)."""
     from .fix import fix_text
 
-    return fix_text(text, path, rule_classes, unsafe=False)[0]
+    return fix_text(text, path, rule_classes, unsafe=False, keep=keep)[0]
 
 
 # ---------------------------------------------------------------------------------------- configuration
@@ -403,6 +403,11 @@ def build_server():
         path = uri_to_path(nb_uri)
         file_settings = settings.for_file(path)
         result = None if file_settings.excluded else lint(notebook.python, path or nb_uri, file_settings.rule_classes)
+        if result is not None and result.findings:  # a cell's displayed last expression is not a finding
+            from .notebook import displayed
+
+            keep = displayed(notebook)
+            result = _CellResult([f for f in result.findings if keep(f)], result.error)
         per_cell = cell_results(notebook, result)
         cells = {cell.number: cell for cell in notebook.cells}
         old = set(notebook_cells.get(nb_uri, ()))
@@ -560,12 +565,13 @@ def build_server():
 
     def notebook_fix_all(doc: Document):
         """All safe fixes of the cell's notebook: one edit per changed cell (magics kept)."""
-        from .notebook import split_cells
+        from .notebook import displayed, split_cells
 
         notebook, entries = notebook_state(doc.notebook)
         if notebook is None or doc.settings.excluded:
             return None
-        new_python = fix_all_text(notebook.python, doc.path or doc.notebook, doc.settings.rule_classes)
+        new_python = fix_all_text(notebook.python, doc.path or doc.notebook, doc.settings.rule_classes,
+                                  keep=displayed(notebook))
         sources = split_cells(notebook, new_python) if new_python != notebook.python else None
         if not sources:
             return None
