@@ -263,3 +263,24 @@ def test_pre_commit_hooks_take_notebooks():
 
     hooks = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text(encoding="utf-8"))
     assert all(h["types_or"] == ["python", "pyi", "jupyter"] for h in hooks)
+
+
+def test_an_indented_cell_runs_dedented_as_in_ipython():
+    # IPython removes the first line's indentation from every line of a cell; columns map back, and a fix
+    # keeps the indentation
+    cells = [code(IMPORTS), code("  model = nn.Linear(2, 2)\n  model.eval\n  print(model)")]
+    raw = notebook_text(cells)
+    result = lint_notebook(raw, "nb.ipynb", default_rules())
+    assert result.result.error is None
+    from torchlint.runner import _diagnostic
+
+    from torchlint.notebook import diagnostics
+    [d] = diagnostics("nb.ipynb", result, _diagnostic)
+    assert (d["cell"], d["line"], d["col"], d["code"]) == (2, 2, 2, "TL403")
+    new_raw, fixed, _ = fix_notebook(raw, "nb.ipynb", default_rules())
+    assert "".join(json.loads(new_raw)["cells"][1]["source"]) == \
+        "  model = nn.Linear(2, 2)\n  model.eval()\n  print(model)"
+
+
+def test_empty_file():
+    assert lint_notebook(b"", "nb.ipynb", default_rules()).error == "not a notebook: the file is empty"

@@ -43,7 +43,7 @@ def is_notebook(path: str) -> bool:
 
 # ---------------------------------------------------------------------------------------- reading
 class Cell:
-    __slots__ = ("number", "source", "is_list", "masked", "text", "start_line", "n_lines", "span")
+    __slots__ = ("number", "source", "is_list", "masked", "dedent", "text", "start_line", "n_lines", "span")
 
     def __init__(self, number: int, source, span: tuple[int, int]) -> None:
         self.number = number  # 1-based, over every cell of the notebook
@@ -51,6 +51,7 @@ class Cell:
         self.source: str = "".join(source) if self.is_list else source
         self.span = span  # where the "source" value is in the file's text
         self.masked: set[int] = set()  # 0-based lines of the cell that were masked
+        self.dedent: list[int] = []  # per line: characters of common indentation removed (as IPython does)
         self.text = self._mask(self.source)  # what the linter reads (always ends with a newline)
         self.start_line = 0  # 1-based line of the cell's first line in the joined module
         self.n_lines = self.text.count("\n")
@@ -73,7 +74,27 @@ class Cell:
             if match is not None:
                 lines[i] = match.group(1) + "pass"
                 self.masked.add(i)
+        # IPython runs a cell whose first line is indented after removing that indentation from every line
+        # that starts with it (its leading_indent transform); so does the linter, and columns map back.
+        first_code = next((line for line in lines if line.strip()), "")
+        prefix = first_code[:len(first_code) - len(first_code.lstrip(" \t"))]
+        self.dedent = [len(prefix) if prefix and line.startswith(prefix) else 0 for line in lines]
+        if prefix:
+            lines = [line[n:] for line, n in zip(lines, self.dedent)]
         return "".join(line + "\n" for line in lines)
+
+    @property
+    def masked_source(self) -> str:
+        """The cell's own text (its indentation kept) with its IPython lines masked."""
+        if not any(self.dedent):
+            return self.text
+        own = self.source.split("\n")
+        return "".join((own[i][:n] if n else "") + line + "\n"
+                       for i, (line, n) in enumerate(zip(self.text.split("\n"), self.dedent)))
+
+    def column(self, line: int, col: int) -> int:
+        """The column in the cell's own text of column ``col`` of (1-based) ``line`` of the linted text."""
+        return col + (self.dedent[line - 1] if 0 < line <= len(self.dedent) else 0)
 
 
 class Notebook:
@@ -114,6 +135,8 @@ def load(raw: Union[bytes, str]) -> Notebook:
         except UnicodeDecodeError as exc:
             raise NotebookError(f"not a notebook: not UTF-8 ({exc.reason} at byte {exc.start})") from None
     text = raw[1:] if raw.startswith("\ufeff") else raw
+    if not text.strip():
+        raise NotebookError("not a notebook: the file is empty")
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -321,11 +344,14 @@ def split_cells(notebook: Notebook, python: str) -> Optional[dict[int, str]]:
         if text == cell.text:
             continue
         new_lines = text.split("\n")[:-1] if text.endswith("\n") else text.split("\n")
-        if cell.masked:
+        if cell.masked or any(cell.dedent):
             old_lines = cell.source.split("\n")
             masked_lines = cell.text.split("\n")[:-1]
             if len(new_lines) != len(masked_lines) or any(new_lines[i] != masked_lines[i] for i in cell.masked):
                 return None
+            for i, n in enumerate(cell.dedent):
+                if n:
+                    new_lines[i] = old_lines[i][:n] + new_lines[i]
             for i in cell.masked:
                 new_lines[i] = old_lines[i]
         source = "\n".join(new_lines)
@@ -414,17 +440,24 @@ def diagnostics(path: str, result: NotebookResult, make) -> list:
     if engine_result is not None and engine_result.error is not None:
         err = engine_result.error
         where = cell_location(result.notebook, err.line)
-        d = make(path, err.code, err.message, where["line"], err.col)
+        d = make(path, err.code, err.message, where["line"], _column(result.notebook, err.line, err.col))
         d["cell"] = where["cell"]
         out.append(d)
     for f in result.findings:
         where = cell_location(result.notebook, f.line, f.end_line)
-        end_col = f.end_col if where["end_line"] - where["line"] == f.end_line - f.line else 0
-        d = make(path, f.code, f.message, where["line"], f.col, where["end_line"], end_col, f.name,
-                 _cell_edit(result.notebook, f.edit))
+        clipped = where["end_line"] - where["line"] != f.end_line - f.line
+        end_col = 0 if clipped else _column(result.notebook, f.end_line, f.end_col)
+        d = make(path, f.code, f.message, where["line"], _column(result.notebook, f.line, f.col), where["end_line"],
+                 end_col, f.name, _cell_edit(result.notebook, f.edit))
         d["cell"] = where["cell"]
         out.append(d)
     return out
+
+
+def _column(notebook: Notebook, line: int, col: int) -> int:
+    """Column ``col`` of joined-module ``line``, as a column of that line in its cell."""
+    cell, in_cell = notebook.locate(line)
+    return cell.column(in_cell, col) if cell is not None else col
 
 
 def _cell_edit(notebook: Notebook, edit: Optional[dict]) -> Optional[dict]:
@@ -433,9 +466,12 @@ def _cell_edit(notebook: Notebook, edit: Optional[dict]) -> Optional[dict]:
         return None
     edits = []
     for e in edit["edits"]:
-        start = cell_location(notebook, e["location"]["row"], e["end_location"]["row"])
-        edits.append({**e, "cell": start["cell"], "location": {**e["location"], "row": start["line"]},
-                      "end_location": {**e["end_location"], "row": start["end_line"]}})
+        row, end_row = e["location"]["row"], e["end_location"]["row"]
+        start = cell_location(notebook, row, end_row)
+        edits.append({**e, "cell": start["cell"],
+                      "location": {"row": start["line"], "column": _column(notebook, row, e["location"]["column"])},
+                      "end_location": {"row": start["end_line"],
+                                       "column": _column(notebook, end_row, e["end_location"]["column"])}})
     return {**edit, "edits": edits}
 
 

@@ -249,19 +249,23 @@ def cell_results(notebook, result) -> dict:
         if edit is not None:
             rows = [local(e["location"]["row"], e["end_location"]["row"]) for e in edit["edits"]]
             if all(r[0] is cell for r in rows):
-                edit = {**edit, "edits": [{**e, "location": {**e["location"], "row": r[1]},
-                                           "end_location": {**e["end_location"], "row": r[2]}}
-                                          for e, r in zip(edit["edits"], rows)]}
+                edit = {**edit, "edits": [
+                    {**e, "location": {"row": r[1], "column": cell.column(r[1], e["location"]["column"])},
+                     "end_location": {"row": r[2], "column": cell.column(r[2], e["end_location"]["column"])}}
+                    for e, r in zip(edit["edits"], rows)]}
             else:
                 edit = None
-        end_col = f.end_col if (end_line - line) == (f.end_line - f.line) else len(cell.text.split("\n")[end_line - 1])
-        out[cell.number].findings.append(dataclasses.replace(f, line=line, end_line=end_line, end_col=end_col,
-                                                             edit=edit))
+        if (end_line - line) == (f.end_line - f.line):
+            end_col = cell.column(end_line, f.end_col)
+        else:
+            end_col = cell.column(end_line, len(cell.text.split("\n")[end_line - 1]))
+        out[cell.number].findings.append(dataclasses.replace(f, line=line, col=cell.column(line, f.col),
+                                                             end_line=end_line, end_col=end_col, edit=edit))
     if result.error is not None:
         cell, line = notebook.locate(result.error.line)
         if cell is not None:
             err = result.error
-            out[cell.number].error = type(err)(err.code, err.message, line, err.col)
+            out[cell.number].error = type(err)(err.code, err.message, line, cell.column(line, err.col))
     return out
 
 
@@ -413,7 +417,7 @@ def build_server():
         old = set(notebook_cells.get(nb_uri, ()))
         notebook_cells[nb_uri] = [uri for _n, uri, _t in entries]
         for number, uri, text_doc in entries:
-            doc = Document(uri, path, text_doc.version, cells[number].text, per_cell[number], file_settings,
+            doc = Document(uri, path, text_doc.version, cells[number].masked_source, per_cell[number], file_settings,
                            source=text_doc.source, notebook=nb_uri)
             docs[uri] = doc
             publish(doc)
