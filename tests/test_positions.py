@@ -19,3 +19,28 @@ def test_same_ranges_as_libcst(source):
     got = node_positions(module)
     assert len(got) == len(expected)
     assert all(got[node] == expected[node] for node in expected)
+
+
+@pytest.mark.parametrize("source", [p.read_text(encoding="utf-8") for p in FILES[:40:3]] + ODD,
+                         ids=[str(p.relative_to(FIXTURES)) for p in FILES[:40:3]] + [f"odd{i}" for i in range(len(ODD))])
+def test_reused_statement_ranges_are_exact(source):
+    """With reuse on (the language server), ranges stay libcst's after an edit that keeps most statements."""
+    from torchlint.positions import reuse_statement_positions
+    from torchlint.server import IncrementalParser
+
+    reuse_statement_positions(True)
+    try:
+        module = cst.parse_module(source)
+        first = node_positions(module)
+        assert all(first[n] == r for n, r in MetadataWrapper(module, unsafe_skip_copy=True)
+                   .resolve(PositionProvider).items())
+        parser = IncrementalParser()
+        parser.remember(source, module)
+        for edited in (source + "x = 1\n", "# new first line\n" + source, source.replace("\n\n", "\n\n\n", 1)):
+            new = parser.parse(edited) or cst.parse_module(edited)
+            got = node_positions(new)
+            expected = MetadataWrapper(new, unsafe_skip_copy=True).resolve(PositionProvider)
+            assert len(got) == len(expected)
+            assert all(got[n] == r for n, r in expected.items())
+    finally:
+        reuse_statement_positions(False)

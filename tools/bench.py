@@ -244,6 +244,15 @@ def server_latency(n_lines: int = 2000, edits: int = 20) -> dict:
     text = model_file(n_lines)
     times: list[float] = []
     counts: list[int] = []
+    cpu: list[float] = []  # the server process's CPU seconds per change (less sensitive to a busy machine)
+
+    def server_cpu(pid: int) -> float:
+        try:
+            with open(f"/proc/{pid}/stat") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except (OSError, ValueError, IndexError):
+            return float("nan")
 
     async def run() -> None:
         client = LanguageClient("bench", "1")
@@ -274,6 +283,8 @@ def server_latency(n_lines: int = 2000, edits: int = 20) -> dict:
                 change = types.TextDocumentContentChangePartial(
                     range=types.Range(start=types.Position(line=3, character=k), end=types.Position(line=3, character=k)),
                     text="#" if k == 0 else "x")
+                pid = client._server.pid
+                cpu_start = server_cpu(pid)
                 start = time.perf_counter()
                 client.text_document_did_change(types.DidChangeTextDocumentParams(
                     text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=version),
@@ -282,6 +293,7 @@ def server_latency(n_lines: int = 2000, edits: int = 20) -> dict:
                     event.clear()
                     await asyncio.wait_for(event.wait(), 60)
                 times.append(arrived[version] - start)
+                cpu.append(server_cpu(pid) - cpu_start)
                 await asyncio.sleep(0.2)
             await client.shutdown_async(None)
             client.exit(None)
@@ -292,14 +304,23 @@ def server_latency(n_lines: int = 2000, edits: int = 20) -> dict:
         raise RuntimeError(f"the edits were meant to keep every finding: {counts}")
     return {"lines": text.count("\n"), "edits": edits, "findings": counts[0],
             "median_ms": statistics.median(times) * 1000,
-            "max_ms": max(times) * 1000, "min_ms": min(times) * 1000}
+            "max_ms": max(times) * 1000, "min_ms": min(times) * 1000, "cpu_ms": statistics.median(cpu) * 1000,
+            "load": os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")}
 
 
 def render_server_latency(m: dict) -> str:
     return (f"language server: didChange -> publishDiagnostics on a {m['lines']}-line model file "
             f"({m['findings']} findings), {m['edits']} edits "
             f"after the first lint: median {m['median_ms']:.0f} ms, min {m['min_ms']:.0f} ms, max {m['max_ms']:.0f} ms "
-            f"(debounce included; target <= 150 ms)")
+            f"(debounce of {_debounce_ms()} ms included; target <= 150 ms); server CPU per change: median "
+            f"{m['cpu_ms']:.0f} ms; load average {m['load']:.1f} on {os.cpu_count()} CPUs")
+
+
+def _debounce_ms() -> int:
+    sys.path.insert(0, str(ROOT))
+    from torchlint.server import DEBOUNCE_SECONDS
+
+    return round(DEBOUNCE_SECONDS * 1000)
 
 
 def _supports_no_cache(py: str) -> bool:

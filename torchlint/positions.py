@@ -81,19 +81,22 @@ class _State(CodegenState):
 
 
 class Positions:
-    """``positions[node]`` / ``positions.get(node)``: the node's ``CodeRange`` (``PositionProvider``'s)."""
+    """``positions[node]`` / ``positions.get(node)``: the node's ``CodeRange`` (``PositionProvider``'s).
+    Ranges are kept per part of the module (header, each top-level statement, footer) with the line that
+    part starts after, so a part's ranges can be reused when the same statement object comes back."""
 
-    __slots__ = ("_ranges",)
+    __slots__ = ("_parts",)
 
-    def __init__(self, ranges: dict) -> None:
-        self._ranges = ranges
+    def __init__(self, parts: list) -> None:
+        self._parts = parts  # [(line offset, {node: ((line, col), (line, col))}), ...]
 
     def get(self, node, default=None) -> Optional[CodeRange]:
-        found = self._ranges.get(node)
-        if found is None:
-            return default
-        (l1, c1), (l2, c2) = found
-        return CodeRange(CodePosition(l1, c1), CodePosition(l2, c2))
+        for offset, ranges in self._parts:
+            found = ranges.get(node)
+            if found is not None:
+                (l1, c1), (l2, c2) = found
+                return CodeRange(CodePosition(l1 + offset, c1), CodePosition(l2 + offset, c2))
+        return default
 
     def __getitem__(self, node) -> CodeRange:
         found = self.get(node)
@@ -102,14 +105,61 @@ class Positions:
         return found
 
     def __len__(self) -> int:
-        return len(self._ranges)
+        return sum(len(ranges) for _offset, ranges in self._parts)
 
     def __iter__(self):
-        return iter(self._ranges)
+        for _offset, ranges in self._parts:
+            yield from ranges
+
+
+# Reuse of top-level statements' ranges from the previous call, for a caller that re-lints the same file
+# over and over with most statement objects unchanged (the language server's incremental re-parse). Off
+# unless enabled: the command line and flake8 keep no state between files.
+_reuse: Optional[dict] = None
+
+
+def reuse_statement_positions(enabled: bool = True) -> None:
+    global _reuse
+    _reuse = {} if enabled else None
 
 
 def node_positions(module: cst.Module) -> Positions:
     """Every node's range in ``module`` (1-based lines, 0-based code-point columns)."""
-    state = _State(module.default_indent, module.default_newline)
-    module._codegen(state)
-    return Positions(state.ranges)
+    indent, newline = module.default_indent, module.default_newline
+    if _reuse is None:
+        state = _State(indent, newline)
+        module._codegen(state)
+        return Positions([(0, state.ranges)])
+    # header, then each statement from line 1 of its own, then the footer; Module's own range last
+    parts = []
+    kept: dict = {}
+    state = _State(indent, newline)
+    for line in module.header:
+        line._codegen(state)
+    parts.append((0, state.ranges))
+    offset = state.line - 1
+    wrote = bool(state.tokens)
+    for stmt in module.body:
+        cached = _reuse.get(id(stmt))
+        if cached is not None and cached[0] is stmt and cached[1] == (indent, newline):
+            ranges, lines = cached[2], cached[3]
+        else:
+            part = _State(indent, newline)
+            stmt._codegen(part)
+            ranges, lines = part.ranges, part.line - 1
+            wrote = wrote or bool(part.tokens)
+        kept[id(stmt)] = (stmt, (indent, newline), ranges, lines)
+        parts.append((offset, ranges))
+        offset += lines
+        wrote = wrote or lines > 0
+    tail = _State(indent, newline)
+    for line in module.footer:
+        line._codegen(tail)
+    parts.append((offset, tail.ranges))
+    end = (offset + tail.line, tail.column)
+    if module.has_trailing_newline and not (wrote or tail.tokens):
+        end = (end[0] + 1, 0)  # an empty module still writes its newline
+    parts.append((0, {module: ((1, 0), end)}))
+    _reuse.clear()
+    _reuse.update(kept)
+    return Positions(parts)

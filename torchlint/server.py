@@ -286,7 +286,10 @@ def build_server():
     from pygls.lsp.server import LanguageServer
 
     from .docs import rule_header, rule_url
+    from .positions import reuse_statement_positions
     from .rules import rule_by_code
+
+    reuse_statement_positions(True)  # re-lints keep most statement objects (IncrementalParser)
 
     server = LanguageServer(
         "torchlint", __version__, text_document_sync_kind=types.TextDocumentSyncKind.Incremental,
