@@ -479,7 +479,23 @@ def _cell_edit(notebook: Notebook, edit: Optional[dict]) -> Optional[dict]:
 def check_file(path: str, display: str, data: bytes, rules, options, report, mtime, make) -> None:
     """``torchlint check`` on one notebook (the runner's hook): fill ``report`` with the findings (each
     carrying its ``cell``), and with --fix/--diff write back or diff the changed cells. ``make`` is the
-    runner's diagnostic constructor; ``options`` its Options (fix, diff, unsafe_fixes)."""
+    runner's diagnostic constructor; ``options`` its Options (fix, diff, unsafe_fixes). A failure of
+    torchlint itself is one TL003 line for this file, as for a Python file."""
+    from .engine import INTERNAL_ERROR
+
+    try:
+        _check_file(path, display, data, rules, options, report, mtime, make)
+    except (RecursionError, MemoryError) as exc:
+        report.fatal = True
+        report.diagnostics.append(make(display, INTERNAL_ERROR, f"notebook too large or deep to analyse "
+                                                                f"({type(exc).__name__})", 1, 0))
+    except Exception as exc:  # a bug in torchlint must not hide the other files' results
+        report.fatal = True
+        report.diagnostics.append(make(display, INTERNAL_ERROR,
+                                       f"torchlint failed on this notebook: {type(exc).__name__}: {exc}", 1, 0))
+
+
+def _check_file(path, display, data, rules, options, report, mtime, make) -> None:
     from .engine import READ_ERROR
 
     if not (options.fix or options.diff):

@@ -103,6 +103,10 @@ class IncrementalParser:
         start = 0 if i == 0 else starts[i]
         end = len(old) if j == n - 1 else starts[j + 1]
         middle_text = text[start:len(text) - (len(old) - end)]
+        from .guard import check
+
+        if check(middle_text, "<edit>") is not None:  # what CPython rejects, or too deep for libcst
+            return None
         try:
             middle = cst.parse_module(middle_text)
         except Exception:
