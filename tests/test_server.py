@@ -321,10 +321,10 @@ def test_changes_are_debounced_and_saved_files_linted(session, project):
     uri = session.open(project / "model.py", BAD)
     session.wait_diagnostics(uri, version=1)
     clean = BAD.replace("self.layers = [nn.Linear(8, 8) for _ in range(4)]", "self.layers = None")
-    for version in range(2, 7):  # a burst of keystrokes: one lint for the last text
+    for version in range(2, 7):  # a burst of keystrokes: the first may be linted at once, then the last
         session.change(uri, version, clean if version == 6 else BAD + "#" * version)
     assert [d.code for d in session.wait_diagnostics(uri, version=6)] == ["TL103"]
-    assert not any(p.version in (2, 3, 4, 5) for p in session.diagnostics[uri])
+    assert sum(p.version in (2, 3, 4, 5) for p in session.diagnostics[uri]) <= 1
     session.client.text_document_did_save(types.DidSaveTextDocumentParams(
         text_document=types.TextDocumentIdentifier(uri=uri)))
     assert len(session.wait_diagnostics(uri, version=6, count=3)) == 1

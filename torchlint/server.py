@@ -2,7 +2,7 @@
 
 What it offers:
 
-- diagnostics on open, on change (debounced by :data:`DEBOUNCE_SECONDS`) and on save, with exact ranges in
+- diagnostics on open, on change and on save, with exact ranges in
   the position encoding the client negotiated (UTF-16 unless it asks for another), the rule's code, its
   message and a ``codeDescription`` link to the rule's page;
 - code actions: each finding's fix as a quick fix (unsafe fixes say so in their title and are never the
@@ -29,7 +29,9 @@ from urllib.parse import unquote, urlparse
 
 from . import __version__
 
-DEBOUNCE_SECONDS = 0.05  # quiet time after the last keystroke before a file is linted again
+# Changes are debounced: the first change after a quiet spell is linted at once (no added latency); a change
+# arriving within DEBOUNCE_SECONDS of the previous lint or change waits until the keystrokes pause that long.
+DEBOUNCE_SECONDS = 0.05
 FIX_ALL_KIND = "source.fixAll.torchlint"
 SOURCE = "torchlint"
 _ERROR_CODES = ("TL001", "TL002", "TL003")
@@ -305,6 +307,7 @@ def build_server():
     docs: dict[str, Document] = {}
     pending: dict[str, asyncio.Task] = {}
     parsers: dict[str, IncrementalParser] = {}
+    busy: dict[str, float] = {}  # URI -> loop time of its last change or lint
     notebook_cells: dict[str, list[str]] = {}  # notebook URI -> its code cells' URIs
 
     def codec():
@@ -380,13 +383,26 @@ def build_server():
             doc = refresh(uri)
         return doc
 
-    async def refresh_later(uri: str, notebook: bool = False) -> None:
+    async def refresh_later(uri: str, delay: float, notebook: bool = False) -> None:
         try:
-            await asyncio.sleep(DEBOUNCE_SECONDS)
+            await asyncio.sleep(delay)
         except asyncio.CancelledError:
             return
         pending.pop(uri, None)
-        (refresh_notebook if notebook else refresh)(uri)
+        try:
+            (refresh_notebook if notebook else refresh)(uri)
+        finally:
+            busy[uri] = asyncio.get_running_loop().time()
+
+    def schedule(uri: str, notebook: bool = False) -> None:
+        """Debounce a change of ``uri``: lint now after a quiet spell, else once the changes pause."""
+        loop = asyncio.get_running_loop()
+        task = pending.pop(uri, None)
+        if task is not None:
+            task.cancel()
+        quiet = task is None and loop.time() - busy.get(uri, float("-inf")) > DEBOUNCE_SECONDS
+        busy[uri] = loop.time()
+        pending[uri] = loop.create_task(refresh_later(uri, 0 if quiet else DEBOUNCE_SECONDS, notebook))
 
     # ------------------------------------------------------------------ notebooks (LSP notebook sync)
     def notebook_state(nb_uri: str):
@@ -446,11 +462,7 @@ def build_server():
 
     @server.feature(types.NOTEBOOK_DOCUMENT_DID_CHANGE)
     def notebook_did_change(ls, params: types.DidChangeNotebookDocumentParams) -> None:
-        uri = params.notebook_document.uri
-        task = pending.pop(uri, None)
-        if task is not None:
-            task.cancel()
-        pending[uri] = asyncio.get_running_loop().create_task(refresh_later(uri, notebook=True))
+        schedule(params.notebook_document.uri, notebook=True)
 
     @server.feature(types.NOTEBOOK_DOCUMENT_DID_SAVE)
     def notebook_did_save(ls, params: types.DidSaveNotebookDocumentParams) -> None:
@@ -476,11 +488,7 @@ def build_server():
 
     @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
     def did_change(ls, params: types.DidChangeTextDocumentParams) -> None:
-        uri = params.text_document.uri
-        task = pending.pop(uri, None)
-        if task is not None:
-            task.cancel()
-        pending[uri] = asyncio.get_running_loop().create_task(refresh_later(uri))
+        schedule(params.text_document.uri)
 
     @server.feature(types.TEXT_DOCUMENT_DID_SAVE, types.SaveOptions(include_text=False))
     def did_save(ls, params: types.DidSaveTextDocumentParams) -> None:
