@@ -216,6 +216,11 @@ def test_cli_json_and_sarif_carry_the_cell(nb_dir):
     plain = json.loads(_cli(nb_dir, "--output-format", "json", "--select", "ALL", "model.py").stdout)
     assert all("cell" not in d for d in plain)
     sarif = json.loads(_cli(nb_dir, "--output-format", "sarif", "nb.ipynb").stdout)
+    jsonschema = pytest.importorskip("jsonschema")
+    from helpers import ROOT
+
+    schema = json.loads((ROOT / "tests" / "schemas" / "sarif-schema-2.1.0.json").read_text(encoding="utf-8"))
+    jsonschema.validate(sarif, schema)
     results = sarif["runs"][0]["results"]
     assert [r["properties"]["cell"] for r in results] == [3, 5, 7]
     assert results[0]["locations"][0]["physicalLocation"]["region"]["startLine"] == 4
