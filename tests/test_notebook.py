@@ -289,3 +289,10 @@ def test_an_indented_cell_runs_dedented_as_in_ipython():
 
 def test_empty_file():
     assert lint_notebook(b"", "nb.ipynb", default_rules()).error == "not a notebook: the file is empty"
+
+
+def test_jupyter_checkpoints_are_not_linted(nb_dir):
+    (nb_dir / ".ipynb_checkpoints").mkdir()
+    (nb_dir / ".ipynb_checkpoints" / "nb-checkpoint.ipynb").write_text(notebook_text(CELLS), encoding="utf-8")
+    out = _cli(nb_dir, ".")
+    assert b"checkpoint" not in out.stdout and out.stdout.count(b"nb.ipynb:cell") == 3
