@@ -9,6 +9,7 @@ from typing import Callable, Optional, Sequence
 import libcst as cst
 
 from .engine import FileResult, lint_source
+from .fixsafety import keeps_comments
 from .rule import SAFE, Finding, Rule
 
 MAX_ROUNDS = 8
@@ -25,7 +26,12 @@ class _Replacer(cst.CSTTransformer):
 
 
 def applicable(finding: Finding, unsafe: bool) -> bool:
-    return finding.fix is not None and finding.edit is not None and (finding.fix.applicability == SAFE or unsafe)
+    """The fix may be applied: it has an edit, its applicability is allowed, and (the contract every fix keeps,
+    checked here again for fixes not built through ``fixsafety.offer``) it drops no comment of what it rewrites."""
+    fix = finding.fix
+    if fix is None or finding.edit is None or not (fix.applicability == SAFE or unsafe):
+        return False
+    return all(keeps_comments(old, new) for old, new in fix.replacements)
 
 
 def _span(finding: Finding):

@@ -262,6 +262,18 @@ class SemanticModel:
                 found = stmt
         return found
 
+    def callee_of(self, call: cst.Call) -> Optional[cst.FunctionDef]:
+        """The in-file function or ``self`` method a call runs, when that is certain."""
+        func = call.func
+        if type(func) is cst.Name:
+            target = self.local_callable(func)
+            return target if type(target) is cst.FunctionDef else None
+        if type(func) is cst.Attribute and type(func.value) is cst.Name:
+            use = self._uses.get(id(func.value))
+            if use is not None and use.scope.self_name == func.value.value:
+                return self.method_of_self(use, func.attr.value)
+        return None
+
     def returns_of(self, func: cst.FunctionDef) -> list:
         return self._builder.returns.get(id(func), [])
 

@@ -29,8 +29,8 @@ PARAM, ASSIGN, AUGASSIGN, ANNASSIGN, FOR, WITH, EXCEPT, WALRUS, IMPORT, DEF, CLA
     "param", "assign", "augassign", "annassign", "for", "with", "except", "walrus", "import", "def", "class",
     "del", "global", "comp", "match")
 # how a name is used
-READ, ATTR, METHOD, ARG, RETURN, ITER, SUBSCRIPT, CALL = (
-    "read", "attr", "method", "arg", "return", "iter", "subscript", "call")
+READ, ATTR, METHOD, ARG, RETURN, ITER, SUBSCRIPT, CALL, STORE_ATTR = (
+    "read", "attr", "method", "arg", "return", "iter", "subscript", "call", "store_attr")
 
 
 class Scope:
@@ -468,7 +468,10 @@ class ScopeBuilder:
                     table = self.self_assigns.setdefault(id(scope.class_node), {})
                     table.setdefault(target.attr.value, []).append(value if target is whole else None)
             if cls is cst.Attribute:
-                self._expr(target.value)  # the attribute itself is written, not read
+                if type(target.value) is cst.Name:  # ``x.attr = ...``: a use of x that writes attr
+                    self._use(target.value, STORE_ATTR, attr=target.attr.value, parent=target)
+                else:
+                    self._expr(target.value)  # the attribute itself is written, not read
             else:
                 self._expr(target)
 

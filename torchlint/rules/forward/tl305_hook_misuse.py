@@ -47,6 +47,28 @@ def _rebinding(func: cst.FunctionDef, name: str) -> Optional[cst.CSTNode]:
     return None
 
 
+def _read_after(func: cst.FunctionDef, rebinding: cst.CSTNode, name: str) -> bool:
+    """``name`` is read after its rebinding: the hook rebinds it for its own use (``outputs = as_tuple(outputs)``
+    then ``module.saved = outputs[0]``), an observer that means to return nothing."""
+    seen = False
+    targets = set()
+    for sub in walk(func.body, into_scopes=False):
+        if sub is rebinding:
+            seen = True
+            targets.update(id(t.target) for t in rebinding.targets)
+            continue
+        if seen and isinstance(sub, cst.AssignTarget):
+            targets.add(id(sub.target))
+        if seen and isinstance(sub, cst.Name) and sub.value == name and id(sub) not in targets \
+                and not _inside(sub, rebinding):
+            return True
+    return False
+
+
+def _inside(node: cst.CSTNode, root: cst.CSTNode) -> bool:
+    return any(sub is node for sub in walk(root))
+
+
 class HookMisuse(Rule):
     """
     ## What it does
@@ -64,6 +86,9 @@ class HookMisuse(Rule):
     - `register_backward_hook` is used at all (deprecated).
 
     Signatures with `*args` and hooks that cannot be resolved in the file are not checked.
+
+    A forward hook that rebinds its output parameter and reads it afterwards (`outputs = as_tuple(outputs)`
+    then `module.saved = outputs[0]`) is an observer rebinding for its own use, and is not flagged.
 
     ## Why is this bad?
     A hook with the wrong arity registers without complaint and raises `TypeError` only at the first
@@ -159,7 +184,7 @@ class HookMisuse(Rule):
             if len(positional) > index:
                 output_name = positional[index].name.value
                 rebinding = _rebinding(hook, output_name)
-                if rebinding is not None and not _returns_value(hook):
+                if rebinding is not None and not _returns_value(hook) and not _read_after(hook, rebinding, output_name):
                     self.report(hook_arg.value, problem=(
                         f"forward hook '{hook.name.value}' assigns to '{output_name}' but returns nothing: the new "
                         f"output is dropped; return it"))

@@ -2,7 +2,9 @@ from __future__ import annotations
 
 import libcst as cst
 
-from ...rule import SAFE, Fix, Rule
+from ... import fixsafety
+from ...facts.nodes import iter_statements
+from ...rule import SAFE, Rule
 from ...semantic.kinds import MODULE, OPTIMIZER, PARAMETER, PROVEN, SCHEDULER, STRONG, TENSOR
 
 # Names no other common API uses for an attribute read as a statement: the name alone is the proof.
@@ -56,7 +58,9 @@ class MethodNotCalled(Rule):
 
     ## Fix safety
     Safe: the fix adds `()`, which is what the statement can only have meant; the bare reference has
-    no effect to preserve.
+    no effect to preserve. When a class of the file defines one of these names as a property or a data
+    attribute (`@property def backward`), a receiver of unknown kind is not reported: reading the
+    attribute may be the whole point, and calling its value would fail.
     """
 
     code = "TL403"
@@ -73,6 +77,9 @@ class MethodNotCalled(Rule):
             return
         method = value.attr.value
         receiver = value.value
+        if method in DISTINCTIVE and self.ctx.kind_of(receiver) not in (MODULE, TENSOR, PARAMETER) \
+                and method in self._user_attributes():
+            return  # a class of this file has a property or data attribute of that name: reading it may be all
         if method not in DISTINCTIVE:
             wanted = GENERIC.get(method)
             if wanted is None or not any(self.is_kind(receiver, kind) for kind in wanted):
@@ -81,9 +88,39 @@ class MethodNotCalled(Rule):
                 self.ctx.model.kinds.is_(receiver, kind, at_least=PROVEN) for kind in (MODULE, TENSOR, OPTIMIZER)):
             return  # paddle, jax, ... share these names: in such a file only a proven torch receiver counts
         text = self.ctx_code(value)
-        fix = Fix(SAFE, [(value, cst.Call(func=value))], "call the method")
+        fix = fixsafety.offer(self.ctx, SAFE, [(value, cst.Call(func=value))], "call the method")
         self.report(value, text=text, fix=fix)
+
+    def _user_attributes(self) -> frozenset:
+        """Names of DISTINCTIVE that some class of this file defines as a property or a data attribute
+        (``@property def backward``, ``backward = ...`` in the class body, ``self.backward = ...``)."""
+        cached = getattr(self, "_user_attrs", None)
+        if cached is not None:
+            return cached
+        found = set()
+        root = self.ctx.stack[0]
+        for stmt in iter_statements(root.body, into_classes=True):
+            if isinstance(stmt, cst.FunctionDef) and stmt.name.value in DISTINCTIVE and any(
+                    _decorator_name(d.decorator) in ("property", "cached_property") for d in stmt.decorators):
+                found.add(stmt.name.value)
+            elif isinstance(stmt, (cst.Assign, cst.AnnAssign)):
+                targets = [t.target for t in stmt.targets] if isinstance(stmt, cst.Assign) else [stmt.target]
+                for t in targets:
+                    name = t.attr.value if isinstance(t, cst.Attribute) else t.value if isinstance(t, cst.Name) \
+                        else None
+                    if name in DISTINCTIVE:
+                        found.add(name)
+        self._user_attrs = frozenset(found)
+        return self._user_attrs
 
     @staticmethod
     def ctx_code(node: cst.BaseExpression) -> str:
         return cst.Module(body=[]).code_for_node(node)
+
+
+def _decorator_name(node: cst.BaseExpression):
+    if isinstance(node, cst.Name):
+        return node.value
+    if isinstance(node, cst.Attribute):
+        return node.attr.value
+    return None

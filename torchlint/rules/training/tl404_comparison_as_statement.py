@@ -4,6 +4,7 @@ from typing import Optional
 
 import libcst as cst
 
+from ... import fixsafety
 from ...facts.kinds import MODULE, PARAMETER, TENSOR
 from ...rule import UNSAFE, Fix, Rule
 
@@ -44,7 +45,8 @@ class ComparisonAsStatement(Rule):
     ## Fix safety
     For `<x>.requires_grad == True/False` the fix turns `==` into `=`. It is unsafe: it changes what the
     program does (parameters get frozen or unfrozen, so training changes), and the author may have meant
-    an `assert` instead. No fix is offered for other comparisons.
+    an `assert` instead. No fix is offered for other comparisons, nor when a comment sits inside the
+    comparison.
     """
 
     code = "TL404"
@@ -71,6 +73,8 @@ class ComparisonAsStatement(Rule):
         if not relevant:
             return
         fix = self._assignment_fix(node, value)
+        if fix is not None:
+            fix = fixsafety.offer(self.ctx, fix.applicability, fix.replacements, fix.description)
         text = _code(value)
         if fix is not None:
             advice = f"to set the flag write '{_code(value.left)} = {_code(value.comparisons[0].comparator)}'"
