@@ -133,6 +133,9 @@ def test_noqa():
     assert _findings(BAD.replace("2)]", "2)]  # noqa: TL101")) == []
     assert _findings(BAD.replace("2)]", "2)]  # noqa:TL1")) == []
     assert _findings(BAD.replace("2)]", "2)]  # noqa: E501")) == [(5, 17, "TL101")]
+    # a code list names only those codes (flake8's syntax: letters, then digits)
+    assert _findings(BAD.replace("2)]", "2)]  # noqa: TL102")) == [(5, 17, "TL101")]
+    assert _findings(BAD.replace("2)]", "2)]  # noqa: E501, TL101")) == []
 
 
 def test_selection():

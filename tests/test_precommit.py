@@ -59,7 +59,7 @@ def test_manifest_hooks():
     assert set(hooks) == {"torchlint", "torchlint-fix"}
     for hook in hooks.values():
         assert hook["language"] == "python"
-        assert sorted(hook["types_or"]) == ["pyi", "python"]
+        assert sorted(hook["types_or"]) == ["jupyter", "pyi", "python"]
         assert hook["require_serial"] is True
         assert hook["entry"].startswith("torchlint")
     assert "--fix" in hooks["torchlint-fix"]["entry"] and "--fix" not in hooks["torchlint"]["entry"]
@@ -126,6 +126,7 @@ def test_readme_snippet_uses_the_manifest_hooks():
     import re
 
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    snippet = re.search(r"```yaml\n# \.pre-commit-config\.yaml\n(.*?)```", readme, re.S).group(1)
+    snippets = re.findall(r"```yaml\n# \.pre-commit-config\.yaml\n(.*?)```", readme, re.S)
+    snippet = next(s for s in snippets if "rev:" in s)  # the remote form uses this manifest's hooks
     ids = set(re.findall(r"id: ([\w-]+)", snippet))
     assert ids == set(_hooks())

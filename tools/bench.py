@@ -129,7 +129,12 @@ def main(argv=None) -> int:
     parser.add_argument("--quick", action="store_true", help="four-folder set only, one repetition")
     parser.add_argument("--no-torchfix", action="store_true")
     parser.add_argument("--markdown", default=None, help="also write the report to this file")
+    parser.add_argument("--server-only", action="store_true",
+                        help="only the language server's didChange -> publishDiagnostics latency")
     args = parser.parse_args(argv)
+    if args.server_only:
+        print(render_server_latency(server_latency()))
+        return 0
     repeat = 1 if args.quick else args.repeat
     py = sys.executable
     tl_bin = pathlib.Path(py).parent
@@ -211,6 +216,9 @@ def main(argv=None) -> int:
                    single["flake8 modeling_t5.py + torchlint"]["wall"] / single["flake8 modeling_t5.py (no plugin)"]["wall"]))
 
     patho = pathological(py, cache_off)
+    latency = server_latency()
+    ratios.append(("language server", "8. didChange -> publishDiagnostics, 2,000-line model file, median ms "
+                   "(target <= 150)", latency["median_ms"]))
 
     runs = (f"{1 if args.quick else args.repeat} (four folders, single file), "
             f"{1 if args.quick else args.repeat_large} (large corpora)")
@@ -219,6 +227,143 @@ def main(argv=None) -> int:
     if args.markdown:
         pathlib.Path(args.markdown).write_text(report)
     return 0
+
+
+def model_file(n_lines: int = 2000) -> str:
+    """A plausible model file of ``n_lines`` lines: Module classes with layers, a forward and a training
+    loop, one TL101 finding per block (so every lint also computes positions and fixes)."""
+    head = "import torch\nimport torch.nn as nn\nimport torch.nn.functional as F\n\n\n"
+    block = (
+        "class Block{i}(nn.Module):\n"
+        "    def __init__(self, dim=64, depth=4):\n"
+        "        super().__init__()\n"
+        "        self.norm = nn.LayerNorm(dim)\n"
+        "        self.proj = nn.Linear(dim, dim * 4)\n"
+        "        self.out = nn.Linear(dim * 4, dim)\n"
+        "        self.heads = [nn.Linear(dim, dim) for _ in range(depth)]\n"
+        "        self.scale = dim ** -0.5\n"
+        "\n"
+        "    def forward(self, x):\n"
+        "        h = self.norm(x)\n"
+        "        h = F.gelu(self.proj(h))\n"
+        "        h = self.out(h) * self.scale\n"
+        "        for head in self.heads:\n"
+        "            h = h + head(h)\n"
+        "        return x + F.dropout(h, 0.1, training=self.training)\n"
+        "\n"
+        "\n"
+        "def train_block{i}(model, batches, lr=1e-3):\n"
+        "    opt = torch.optim.SGD(model.parameters(), lr=lr)\n"
+        "    total = 0.0\n"
+        "    for x, y in batches:\n"
+        "        opt.zero_grad()\n"
+        "        loss = F.mse_loss(model(x), y)\n"
+        "        loss.backward()\n"
+        "        opt.step()\n"
+        "        total += loss.item()\n"
+        "    return total\n"
+        "\n"
+        "\n"
+    )
+    parts, lines, i = [head], head.count("\n"), 0
+    while lines < n_lines:
+        text = block.format(i=i)
+        parts.append(text)
+        lines += text.count("\n")
+        i += 1
+    return "".join(parts)
+
+
+def server_latency(n_lines: int = 2000, edits: int = 20) -> dict:
+    """Time from a ``textDocument/didChange`` to the ``publishDiagnostics`` for that version, through the
+    real server over stdio (pygls's client), after the first lint; the median and maximum of ``edits``
+    changes, each one keystroke-sized edit followed by a pause longer than the server's debounce."""
+    import asyncio
+
+    from lsprotocol import types
+    from pygls.lsp.client import LanguageClient
+
+    text = model_file(n_lines)
+    times: list[float] = []
+    counts: list[int] = []
+    cpu: list[float] = []  # the server process's CPU seconds per change (less sensitive to a busy machine)
+
+    def server_cpu(pid: int) -> float:
+        try:
+            with open(f"/proc/{pid}/stat") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except (OSError, ValueError, IndexError):
+            return float("nan")
+
+    async def run() -> None:
+        client = LanguageClient("bench", "1")
+        arrived: dict[int, float] = {}
+        event = asyncio.Event()
+
+        @client.feature(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+        def publish(params):
+            arrived[params.version] = time.perf_counter()
+            counts.append(len(params.diagnostics))
+            event.set()
+
+        env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+        with tempfile.TemporaryDirectory() as tmp:
+            await client.start_io(sys.executable, "-m", "torchlint", "server", env=env, cwd=tmp)
+            await client.initialize_async(types.InitializeParams(capabilities=types.ClientCapabilities(),
+                                                                 root_uri=pathlib.Path(tmp).as_uri()))
+            client.initialized(types.InitializedParams())
+            uri = (pathlib.Path(tmp) / "model.py").as_uri()
+            client.text_document_did_open(types.DidOpenTextDocumentParams(
+                text_document=types.TextDocumentItem(uri=uri, language_id="python", version=1, text=text)))
+            while 1 not in arrived:
+                event.clear()
+                await asyncio.wait_for(event.wait(), 120)
+            for k in range(edits):
+                version = k + 2
+                # type one character on the blank line 4 (a comment grows), as a user would
+                change = types.TextDocumentContentChangePartial(
+                    range=types.Range(start=types.Position(line=3, character=k), end=types.Position(line=3, character=k)),
+                    text="#" if k == 0 else "x")
+                pid = client._server.pid
+                cpu_start = server_cpu(pid)
+                start = time.perf_counter()
+                client.text_document_did_change(types.DidChangeTextDocumentParams(
+                    text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=version),
+                    content_changes=[change]))
+                while version not in arrived:
+                    event.clear()
+                    await asyncio.wait_for(event.wait(), 60)
+                times.append(arrived[version] - start)
+                cpu.append(server_cpu(pid) - cpu_start)
+                await asyncio.sleep(0.2)
+            await client.shutdown_async(None)
+            client.exit(None)
+            await client.stop()
+
+    asyncio.run(run())
+    if len(set(counts)) != 1 or not counts[0]:
+        raise RuntimeError(f"the edits were meant to keep every finding: {counts}")
+    return {"lines": text.count("\n"), "edits": edits, "findings": counts[0],
+            "median_ms": statistics.median(times) * 1000,
+            "max_ms": max(times) * 1000, "min_ms": min(times) * 1000, "cpu_ms": statistics.median(cpu) * 1000,
+            "load": os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")}
+
+
+def render_server_latency(m: dict) -> str:
+    return (f"language server: didChange -> publishDiagnostics on a {m['lines']}-line model file "
+            f"({m['findings']} findings), {m['edits']} edits "
+            f"after the first lint: median {m['median_ms']:.0f} ms, min {m['min_ms']:.0f} ms, max {m['max_ms']:.0f} ms "
+            f"(edits 200 ms apart, so each is linted at once; faster bursts wait for a {_debounce_ms()} ms pause; "
+            f"target <= 150 ms); server CPU per change: median "
+            f"{m['cpu_ms']:.0f} ms; load average {m['load']:.1f} on {os.cpu_count()} CPUs")
+
+
+def _debounce_ms() -> int:
+    sys.path.insert(0, str(ROOT))
+    from torchlint.server import DEBOUNCE_SECONDS
+
+    return round(DEBOUNCE_SECONDS * 1000)
 
 
 def _supports_no_cache(py: str) -> bool:

@@ -9,7 +9,7 @@ from typing import Optional, Sequence
 from . import __version__
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
-SUBCOMMANDS = ("check", "rule", "rules")
+SUBCOMMANDS = ("check", "rule", "rules", "server")
 
 
 def _comma_list(value: str) -> list[str]:
@@ -34,6 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
     rule.add_argument("--output-format", choices=("text", "json"), default="text")
     rules = sub.add_parser("rules", help="list all rules")
     rules.add_argument("--output-format", choices=("text", "json"), default="text")
+    server = sub.add_parser("server", help="run the language server (LSP over stdio; pip install 'torchlint[server]')")
+    server.add_argument("--stdio", action="store_true", help="talk over standard input and output (the default)")
     return parser
 
 
@@ -108,6 +110,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             from .docs import print_rules
 
             return print_rules(args.output_format)
+        if args.command == "server":
+            from .server import main as serve
+
+            return serve()
         from .runner import run_check
 
         closed = _stdout_closed()

@@ -23,7 +23,7 @@ READ_ERROR = "TL002"
 INTERNAL_ERROR = "TL003"
 
 # flake8's own noqa syntax: "# noqa", "# noqa: TL101", "# noqa:TL101,TL102"
-NOQA_RE = re.compile(r"#\s*noqa(?::[\s]?(?P<codes>[A-Z][0-9]+(?:[,\s]+[A-Z][0-9]+)*))?", re.IGNORECASE)
+NOQA_RE = re.compile(r"#\s*noqa(?::[\s]?(?P<codes>[A-Z]+[0-9]+(?:[,\s]+[A-Z]+[0-9]+)*))?", re.IGNORECASE)
 _LINE_SPLIT = re.compile(r"\r\n|\r|\n")
 
 
@@ -259,9 +259,9 @@ def lint_module(module: cst.Module, text: str, path: str, rule_classes: Sequence
 
 
 def _assign_positions(module: cst.Module, findings: list[Finding]) -> None:
-    from libcst.metadata import MetadataWrapper, PositionProvider
+    from .positions import node_positions
 
-    positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
+    positions = node_positions(module)
     for f in findings:
         pos = positions[f.node]
         f.line, f.col = pos.start.line, pos.start.column
@@ -283,10 +283,13 @@ def _text_edit(module: cst.Module, positions, fix: Fix) -> Optional[dict]:
 
 
 def lint_source(source: Union[bytes, str], path: str = "<stdin>", rule_classes: Optional[Sequence[type[Rule]]] = None,
-                *, apply_noqa: bool = True, python_checked: bool = False) -> FileResult:
+                *, apply_noqa: bool = True, python_checked: bool = False,
+                parsed: Optional[cst.Module] = None) -> FileResult:
     """Lint one file's source. Never raises for bad input: errors come back in ``FileResult.error``.
     Every file is syntax-checked by CPython's compiler (also one no rule would look at) unless
-    ``python_checked`` says the caller's CPython parsed it already (flake8)."""
+    ``python_checked`` says the caller's CPython parsed it already (flake8). ``parsed``: the libcst module
+    of exactly this text when the caller has it (the language server re-parses, behind the guard, only
+    the statements an edit touched)."""
     if rule_classes is None:
         from .rules import default_rules
         rule_classes = default_rules()
@@ -308,7 +311,7 @@ def lint_source(source: Union[bytes, str], path: str = "<stdin>", rule_classes: 
                 if rejected is not None:
                     raise LintError(SYNTAX_ERROR, rejected.message, rejected.line, rejected.col)
             return FileResult(path, [], text=text)
-        module = parse(text, path, python_checked)
+        module = parsed if parsed is not None else parse(text, path, python_checked)
         findings = lint_module(module, text, path, active)
     except LintError as exc:
         return FileResult(path, [], error=exc)

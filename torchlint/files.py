@@ -8,9 +8,9 @@ from typing import Callable, Iterable, Iterator, Optional, Sequence
 DEFAULT_EXCLUDE = (
     ".git", ".hg", ".svn", ".bzr", "__pycache__", ".venv", "venv", ".env", ".tox", ".nox", ".eggs", "*.egg-info",
     "build", "dist", "node_modules", ".mypy_cache", ".pytest_cache", ".ruff_cache", ".torchlint_cache",
-    "site-packages", "__pypackages__",
+    "site-packages", "__pypackages__", ".ipynb_checkpoints",  # Jupyter's autosave copies of notebooks
 )
-PYTHON_SUFFIXES = (".py", ".pyi")
+PYTHON_SUFFIXES = (".py", ".pyi", ".ipynb")  # .ipynb: Jupyter notebooks (torchlint/notebook.py)
 
 
 def is_excluded(path: str, patterns: Sequence[str]) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import ast
 import os
 import tempfile
-from typing import Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 import libcst as cst
 
@@ -78,15 +78,16 @@ def _keep_final_newline(old: str, new: str) -> str:
     return new
 
 
-def fix_text(text: str, path: str, rule_classes: Sequence[type[Rule]], *, unsafe: bool = False
-             ) -> tuple[str, int, FileResult]:
-    """Apply fixes until none applies (at most MAX_ROUNDS); return (new text, findings fixed, final result)."""
+def fix_text(text: str, path: str, rule_classes: Sequence[type[Rule]], *, unsafe: bool = False,
+             keep: Optional[Callable[[Finding], bool]] = None) -> tuple[str, int, FileResult]:
+    """Apply fixes until none applies (at most MAX_ROUNDS); return (new text, findings fixed, final result).
+    ``keep``: only findings it accepts are fixed (notebooks: not a cell's displayed last expression)."""
     fixed = 0
     result = lint_source(text, path, rule_classes)
     for _ in range(MAX_ROUNDS):
         if result.error is not None or result.module is None:
             break
-        todo = [f for f in result.findings if applicable(f, unsafe)]
+        todo = [f for f in result.findings if applicable(f, unsafe) and (keep is None or keep(f))]
         if not todo:
             break
         replacements, count = _choose(todo)

@@ -158,6 +158,11 @@ def lint_one(path: str, display: str, options: Options, data: Optional[bytes] = 
 
 def _lint_data(path, display, data, mtime, codes, options, report) -> None:
     rules = _rules_for(codes)
+    if display.endswith(".ipynb"):  # a Jupyter notebook: torchlint/notebook.py
+        from .notebook import check_file
+
+        check_file(path, display, data, rules, options, report, mtime, _diagnostic)
+        return
     try:
         if options.fix or options.diff:
             result = _fix_one(path, display, data, rules, options, report, mtime)
@@ -516,7 +521,7 @@ def run_check(args) -> int:
         print("torchlint: warning: no Python files found under the given paths", file=sys.stderr)
     reports.sort(key=lambda r: r.path)
     diagnostics = [d for r in reports for d in r.diagnostics]
-    diagnostics.sort(key=lambda d: (d["path"], d["line"], d["col"], d["code"]))
+    diagnostics.sort(key=lambda d: (d["path"], d.get("cell") or 0, d["line"], d["col"], d["code"]))  # cell: notebooks
     if args.diff:
         for r in reports:
             if r.diff:

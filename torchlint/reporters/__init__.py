@@ -5,11 +5,9 @@ from __future__ import annotations
 import importlib
 from typing import IO, Sequence
 
-FORMATS = ("text", "json", "sarif", "github")
+from ..docs import REPOSITORY_URL, rule_url  # noqa: F401  (REPOSITORY_URL: the SARIF reporter's informationUri)
 
-# Where the rules are documented: the README's rule table (and `torchlint rule CODE` offline).
-REPOSITORY_URL = "https://github.com/torchlint/torchlint"
-DOCS_URL = REPOSITORY_URL + "/blob/main/README.md#rules"
+FORMATS = ("text", "json", "sarif", "github")
 
 
 def display_column(col0: int) -> int:
@@ -18,8 +16,8 @@ def display_column(col0: int) -> int:
 
 
 def docs_url(code: str) -> str:
-    """A link to a rule's documentation (the README's rule table)."""
-    return DOCS_URL
+    """A link to the rule's own documentation page (docs/rules/CODE.md; the base is in torchlint/docs.py)."""
+    return rule_url(code)
 
 
 def write_report(fmt: str, diagnostics: Sequence[dict], out: IO[str], rules) -> None:

@@ -22,7 +22,7 @@ def format_line(d: dict) -> str:
         ("col", str(display_column(d["col"]))),
         ("endLine", str(d["end_line"])),
         ("endColumn", str(display_column(d["end_col"]))),
-        ("title", f"torchlint ({d['code']})"),
+        ("title", f"torchlint ({d['code']})" if d.get("cell") is None else f"torchlint ({d['code']}) cell {d['cell']}"),
     ]
     head = ",".join(f"{key}={escape_property(value)}" for key, value in props)
     return f"::{level} {head}::{escape_data(d['message'])}"

@@ -7,7 +7,7 @@ from . import display_column, docs_url
 
 
 def to_json(d: dict) -> dict:
-    return {
+    record = {
         "code": d["code"],
         "name": d["name"],
         "message": d["message"],
@@ -18,6 +18,9 @@ def to_json(d: dict) -> dict:
         "fix": d["fix"],
         "url": docs_url(d["code"]),
     }
+    if "cell" in d:  # a notebook: the 1-based cell number; rows count lines in that cell (ruff's shape)
+        record["cell"] = d["cell"]
+    return record
 
 
 def write(diagnostics, out, rules) -> None:

@@ -100,6 +100,9 @@ def build(diagnostics, root: Optional[str] = None) -> dict:
         }
         if d["code"] in index:
             result["ruleIndex"] = index[d["code"]]
+        if d.get("cell") is not None:  # a notebook: region lines count in this (1-based) cell
+            result["properties"] = {"cell": d["cell"]}
+            result["message"]["text"] = f"cell {d['cell']}: {d['message']}"
         results.append(result)
     return {
         "$schema": SCHEMA,
