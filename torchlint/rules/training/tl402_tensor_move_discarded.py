@@ -130,15 +130,17 @@ class TensorMoveDiscarded(Rule):
         if self.batch_names:
             self._rebind(node.target)
 
-    def _already_there(self, receiver: cst.BaseExpression, call: cst.Call) -> bool:
-        """``t = torch.zeros(..., dtype=q.dtype)`` ... ``t.to(q.dtype)``: every binding of the name in this function
-        was created with that same dtype (or device), so the discarded move would change nothing."""
+    def _already_there(self, receiver: cst.BaseExpression, call: cst.Call, stmt: cst.Expr) -> bool:
+        """``t = torch.zeros(..., dtype=q.dtype)`` ... ``t.to(q.dtype)``: every binding of the name before this
+        statement was created with that same dtype (or device), so the discarded move would change nothing."""
         func = self.ctx.current_function
         if func is None or not isinstance(receiver, cst.Name) or len(call.args) != 1 or call.args[0].keyword:
             return False
         wanted = cst.Module(body=[]).code_for_node(call.args[0].value)
         found = False
         for sub in walk(func.body, into_scopes=False):
+            if sub is stmt:
+                break
             if isinstance(sub, cst.Assign) and any(isinstance(t.target, cst.Name) and t.target.value == receiver.value
                                                    for t in sub.targets):
                 value = sub.value
@@ -160,7 +162,7 @@ class TensorMoveDiscarded(Rule):
         receiver = call.func.value
         if not self._is_tensor(receiver):
             return
-        if method == "to" and self._already_there(receiver, call):
+        if method == "to" and self._already_there(receiver, call, node):
             return
         fix: Optional[Fix] = None
         if isinstance(receiver, cst.Name):
