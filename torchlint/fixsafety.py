@@ -784,8 +784,11 @@ class _Uses:
             return
         if kind is cst.UnaryOperation and isinstance(parent.operator, cst.Not):
             return
-        if kind is cst.ComparisonTarget and isinstance(parent.operator, (cst.In, cst.NotIn)):
+        if kind is cst.ComparisonTarget and isinstance(parent.operator, (cst.In, cst.NotIn, cst.Is, cst.IsNot)):
             return
+        if kind is cst.Comparison and parent.left is node and len(parent.comparisons) == 1 \
+                and isinstance(parent.comparisons[0].operator, (cst.Is, cst.IsNot)):
+            return  # identity: `x.layers is not None`
         if kind is cst.Assign and parent.value is node:
             self._alias(parent, depth)
             return
@@ -1135,6 +1138,8 @@ def registration_problem(ctx: "Context", cls: cst.ClassDef, attr: str, statement
     index = _index(ctx)
     for node in index.attributes.get(attr, ()):
         parent = index.parent.get(id(node))
+        if _in_class_or_subclass(ctx, index, cls, node, node.value) is False:
+            continue  # the attribute of another class's instance
         if isinstance(parent, (cst.AssignTarget, cst.AugAssign)) and parent.target is node:
             assign = index.parent.get(id(parent)) if isinstance(parent, cst.AssignTarget) else parent
             if assign is not statement:
