@@ -1,21 +1,26 @@
 """The fix-safety contract: a fix says what it changes, and is offered only as safe as the code shows it to be.
 
-A rule builds its edit as usual and hands it to :func:`offer` together with what the edit changes:
+A rule builds its edit by editing the parsed tree (``node.with_changes(...)``, so comments and formatting inside
+survive) and hands it to :func:`offer` with verdicts on what the edit changes, each ``(SAFE | UNSAFE | NO, reason)``:
 
-- ``names``: dotted names the new text writes (``torch.nn``); each must be bound to that object at the fix site,
-  scope-aware and at run time (:func:`name_for` gives the text; a local ``nn = 3``, an import that exists only in
-  another function or only under ``if TYPE_CHECKING:``, a parameter named ``init`` do not count);
-- ``self_at``: the edit writes ``<self>.…`` at that node, so the node must be inside the body of a method whose
-  first parameter is the Module (not a staticmethod, a decorator, a default value, the class body, or a nested
-  scope that rebinds the name);
-- ``verdicts``: the outcome of the rule-specific proofs (:func:`container_change` for an attribute or a local whose
-  container type changes, element kinds, dictionary keys), each ``(applicability or None, reason)``.
+- a name it writes: :func:`name_for` / :func:`expr_for` give the text naming ``torch.nn`` (or any dotted name)
+  through a binding visible at the fix site at run time (the semantic model's ``local_name_for``: a local
+  ``nn = 3``, an import only in another function or only under ``if TYPE_CHECKING:``, a parameter named
+  ``init`` do not count); no text, no fix;
+- ``self`` it writes: :func:`self_verdict` - the site is in the body of a method whose first parameter is the
+  Module (not a static or class method, also not one made by assignment in the class body, not a decorator, a
+  default value or the class body, not a nested scope that rebinds the name);
+- a container type it changes: :func:`container_change` - every element is of the kind the ``nn`` container
+  requires, every use of the attribute (and of its aliases, of other attributes it is stored in, of parameters
+  of in-file functions it is passed to) is supported by the replacement, dictionary keys are valid, a local list
+  is not used after it is copied;
+- a registration it adds: :func:`registration_problem` (``register_buffer`` would raise or name another
+  attribute); a comprehension it introduces: :func:`comprehension_sees` (class bodies).
 
-Every fix also keeps the comments of the nodes it rewrites. The weakest verdict wins: ``None`` drops the fix,
-``UNSAFE`` downgrades it (the reason is added to its description), ``SAFE`` leaves it as the rule declared.
+:func:`offer` also refuses a replacement that drops a comment of the node it replaces. The weakest verdict
+wins: ``NO`` drops the fix, ``UNSAFE`` downgrades it (the reason is added to its description).
 
-Nothing here imports torch. The facts about torch's containers below are checked against torch by
-tests/test_fix_differential.py.
+Nothing here imports torch. The torch facts below are checked against torch by tests/test_fixsafety.py.
 """
 from __future__ import annotations
 
@@ -30,7 +35,7 @@ from .facts.nodes import bound_names, children, walk
 from .rule import SAFE, UNSAFE, Fix
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .engine import Context
+    from .context import Context
 
 _DEBUG = bool(os.environ.get("TORCHLINT_FIXSAFETY_DEBUG"))
 NO = None  # verdict: no fix
@@ -359,20 +364,6 @@ def _lookup(index: _Index, chain: Sequence[cst.CSTNode], name: str):
         if star:
             return None
     return None
-
-
-def is_bound_locally(ctx: "Context", name: str, at: cst.CSTNode) -> bool:
-    """``name`` is bound at ``at`` by something in an enclosing function, lambda, comprehension or class scope
-    (not by a module-level import): a parameter, a local variable, a local import."""
-    ancestors = _ancestors(ctx, at)
-    if ancestors is None:
-        return True
-    index = _index(ctx)
-    for scope in _scope_chain(ancestors)[:-1]:
-        table, _star = index.table(scope)
-        if name in table:
-            return True
-    return False
 
 
 def resolve_at(ctx: "Context", expr: cst.BaseExpression, at: Optional[cst.CSTNode] = None) -> Optional[str]:
