@@ -530,6 +530,27 @@ def _rebound_in_class(cls: cst.ClassDef, method: cst.FunctionDef) -> bool:
     return False
 
 
+def module_initialised_verdict(ctx: "Context", at: cst.CSTNode) -> Verdict:
+    """A fix that turns what a method assigns to ``self`` into a Module, Parameter or buffer needs
+    ``nn.Module.__init__`` to have run: torch raises "cannot assign module before Module.__init__() call" where a
+    plain list or tensor was accepted. Refuse when ``super().__init__(...)`` (or ``Base.__init__(self, ...)``)
+    comes after ``at`` in its method."""
+    ancestors = _ancestors(ctx, at)
+    method = _function_of(ancestors) if ancestors else None
+    if method is None:
+        return OK
+    index = _index(ctx)
+    here = index.order.get(id(at))
+    for sub in walk(method.body, into_scopes=False):
+        if isinstance(sub, cst.Call) and isinstance(sub.func, cst.Attribute) and sub.func.attr.value == "__init__":
+            receiver = sub.func.value
+            if (isinstance(receiver, cst.Call) and isinstance(receiver.func, cst.Name)
+                    and receiver.func.value == "super") or isinstance(receiver, (cst.Name, cst.Attribute)):
+                if here is not None and index.order.get(id(sub), -1) > here:
+                    return NO, "the assignment runs before nn.Module.__init__()"
+    return OK
+
+
 # ---------------------------------------------------------------------------------------------- comments
 def comments_of(node: cst.CSTNode) -> list[str]:
     """Every comment inside ``node`` (whitespace included), in order."""
