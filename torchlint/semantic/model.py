@@ -220,6 +220,10 @@ class SemanticModel:
                 return True
         return False
 
+    @property
+    def narrowing(self) -> dict:
+        return self._builder.narrowing
+
     def attribute_read(self, attr: str) -> bool:
         """Is ``.attr`` read (not only assigned) anywhere in the file's code?"""
         return attr in self._builder.attributes_read

@@ -6,7 +6,7 @@ import libcst as cst
 
 from ...facts.nodes import iter_statements
 from ...rule import Rule
-from ...semantic.kinds import MODULE, MODULE_ITERATORS, PROVEN
+from ...semantic.kinds import MODULE, MODULE_ITERATORS, PARAMETER, PROVEN, STRONG
 
 # Methods whose result, iterated, yields the model's own objects: rebinding the loop variable changes none.
 ITERATION_METHODS = {method: what for method, (what, _named) in MODULE_ITERATORS.items()}
@@ -80,15 +80,19 @@ class LoopVariableRebound(Rule):
     summary = "Assigning to the loop variable of a `parameters()`/`modules()` loop changes nothing."
     message = "assigning to loop variable '{var}' does not change the {what} in the model; {advice}"
     triggers = ("parameters(", "buffers(", "modules(", "children(", "state_dict(")
+    needs = STRONG
 
     def visit_For(self, node: cst.For) -> None:
         found = iterated_model_objects(node.iter)
-        if found is None:
-            return
-        what, named = found
-        var = loop_value_name(node.target, named)
-        if var is None or self._other_framework(node.iter):
-            return
+        if found is not None:
+            what, named = found
+            var = loop_value_name(node.target, named)
+            if var is None or self._other_framework(node.iter):
+                return
+        else:
+            var, what = self._model_object_target(node.target)
+            if var is None:
+                return
         for stmt in iter_statements(node.body.body, into_functions=False):
             if not isinstance(stmt, cst.Assign):
                 continue
@@ -102,6 +106,20 @@ class LoopVariableRebound(Rule):
             kind = "parameter" if what == "state_dict entry" else what
             advice = _ADVICE[kind].format(var=var)
             self.report(target, var=var, what=what, advice=advice)
+
+    def _model_object_target(self, target: cst.BaseExpression):
+        """(name, what) of a loop target the model proves to hold the model's own parameter or module
+        (``for p in params`` with ``params = model.parameters()``, ``zip(model.parameters(), ...)``,
+        ``enumerate(list(model.parameters()))``)."""
+        model = self.ctx.model
+        names = [target] if isinstance(target, cst.Name) else [
+            el.value for el in getattr(target, "elements", ()) if isinstance(el.value, cst.Name)]
+        for name in names:
+            binding = model.binding_of(name)
+            fact = model.kinds.binding_fact(binding) if binding is not None else None
+            if fact is not None and fact.strength >= self.needs and fact.kind in (PARAMETER, MODULE):
+                return name.value, fact.kind
+        return None, None
 
     def _other_framework(self, iterable: cst.BaseExpression) -> bool:
         """paddle, jax (flax), ... have the same iteration methods: there, only a proven torch receiver counts."""

@@ -110,6 +110,8 @@ class StateDictSnapshotAliased(Rule):
     def _is_module(self, scope: Scope, receiver: cst.BaseExpression) -> bool:
         if self.is_kind(receiver, MODULE):
             return True
+        if isinstance(receiver, cst.Name):
+            return False  # the model already weighed every use of the name (and its rebindings)
         for sub in scope.order:
             if isinstance(sub, cst.Call) and isinstance(sub.func, cst.Attribute) \
                     and sub.func.attr.value in MODULE_ONLY_METHODS and _same(sub.func.value, receiver):

@@ -8,11 +8,16 @@ from ...facts.containers import attr_is_plain_container, container_holding, empt
 from ... import fixsafety
 from ...facts.kinds import MODULE, iter_self_assignments
 from ...facts.nodes import self_attribute, walk
+from ...facts.usage import places_itself_in_forward
 from ...rule import SAFE, Fix, Rule
 
 _FILL_METHODS = {"append": 0, "insert": 1, "add": 0, "extend": 0, "update": 0, "setdefault": 1}
 _REPLACEMENT = {"list": "ModuleList", "tuple": "ModuleList", "set": "ModuleList", "dict": "ModuleDict"}
 _REGISTERING_CALLS = frozenset({"add_module", "register_module", "setattr"})
+
+
+_CONTAINER_VALUES = (cst.List, cst.ListComp, cst.Tuple, cst.Dict, cst.DictComp, cst.Set, cst.SetComp, cst.Call,
+                     cst.BinaryOperation)
 
 
 class ModuleInPlainContainer(Rule):
@@ -22,6 +27,9 @@ class ModuleInPlainContainer(Rule):
     literal or comprehension of layer constructions, `list(...)` of them, a local list of layers assigned
     to `self`, or an attribute initialised empty and then filled with `append`, `extend`, `+=` or
     `self.x[k] = layer`.
+
+    Silent on items of an in-file Module class without known parameters whose forward moves its own
+    state to the input's device (`self.resampler.to(x.device)`): `.to(device)` need not reach it.
 
     ## Why is this bad?
     `nn.Module` registers a child only when a Module (or an `nn.ModuleList` / `nn.ModuleDict`) is assigned
@@ -110,6 +118,9 @@ class ModuleInPlainContainer(Rule):
             self._report(value, container, self._wrap_fix(value, container))
             return
         if isinstance(value, cst.Name):
+            bindings = ctx.model.bindings_at(value)
+            if not bindings or not all(isinstance(b.value, _CONTAINER_VALUES) for b in bindings):
+                return  # a parameter, a for target, a call result: not a local container built here
             container = self._local_container_of_modules(value.value)
             if container is not None:
                 self._report(value, container, self._wrap_fix(value, container))
@@ -198,7 +209,10 @@ class ModuleInPlainContainer(Rule):
         return True
 
     def _construction_counts(self, node: cst.Call) -> bool:
-        return self.ctx.kinds.construction_matters(node)
+        if not self.ctx.kinds.construction_matters(node):
+            return False
+        cls = self.ctx.kinds.module_class_of(node.func)
+        return not (cls is not None and "." not in cls and places_itself_in_forward(self.ctx, cls))
 
     def _registers_by_hand(self) -> bool:
         """The method calls ``self.add_module`` / ``register_module`` / ``setattr``: layers kept in a

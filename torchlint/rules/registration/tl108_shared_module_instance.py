@@ -21,6 +21,9 @@ class SharedModuleInstance(Rule):
     numbers (`[hidden] * n`), on modules whose class is unknown, and on explicit weight tying by
     attribute assignment (`self.head.weight = self.embed.weight`).
 
+    Silent on a comprehension inside an `if` whose other branch builds copies of the same module
+    (`copy.deepcopy(layer)`): sharing is then an option the author chose, not a slip.
+
     ## Why is this bad?
     List repetition and a comprehension over a name copy the *reference*, not the module. Every
     "layer" is the same object with one set of weights: the model has a third of the parameters you
@@ -94,8 +97,28 @@ class SharedModuleInstance(Rule):
         if elt.value in bound:
             return
         cls = self._shared_class(elt)
-        if cls is not None:
+        if cls is not None and not self._copies_in_other_branch(elt.value):
             self.report(node, how=f"the comprehension over '{elt.value}'", cls=cls)
+
+    def _copies_in_other_branch(self, name: str) -> bool:
+        """An enclosing ``if`` copies the same module in its other branch (``copy.deepcopy(name)``): sharing here
+        is the author's choice between two behaviours (a "share the layers" option), not a slip."""
+        ctx = self.ctx
+        for depth in range(1, len(ctx.stack)):
+            node = ctx.parent(depth)
+            if isinstance(node, (cst.FunctionDef, cst.ClassDef)) or node is None:
+                return False
+            if not isinstance(node, cst.If):
+                continue
+            inside = ctx.parent(depth - 1)
+            other = node.orelse if inside is node.body else node.body
+            if other is None:
+                continue
+            for sub in walk(other):
+                if isinstance(sub, cst.Call) and ctx.resolve(sub.func) == "copy.deepcopy" and sub.args \
+                        and isinstance(sub.args[0].value, cst.Name) and sub.args[0].value.value == name:
+                    return True
+        return False
 
     # ------------------------------------------------------------------ helpers
     def _shared_class(self, value: cst.BaseExpression) -> Optional[str]:

@@ -5,7 +5,6 @@ from typing import Optional
 import libcst as cst
 
 from ... import fixsafety
-from ...facts.nodes import walk
 from ...rule import SAFE, Fix, Rule
 from ...semantic.kinds import BATCH, PARAMETER, PROVEN, STRONG, TENSOR
 from ..registration.tl103_tensor_instead_of_parameter import is_requires_grad_call, requires_grad_factory
@@ -30,6 +29,9 @@ class TensorMoveDiscarded(Rule):
     shown by its use). A whole batch (`for batch in loader: batch.to(device)`) stays silent: custom batch
     classes (transformers' `BatchEncoding`, PyG's `Batch`) move themselves in place. Modules (`model.to(device)` moves the module
     in place and is correct) and receivers of unknown kind stay silent.
+
+    Silent when every binding of the name that reaches the statement was created with that same `dtype=`
+    or `device=` (`t = torch.zeros(n, dtype=q.dtype)` ... `t.to(q.dtype)`): the move would change nothing.
 
     ## Why is this bad?
     Unlike `nn.Module.to()`, these tensor methods return a new tensor and leave the receiver as it
@@ -84,6 +86,8 @@ class TensorMoveDiscarded(Rule):
         receiver = call.func.value
         if not self._is_tensor(receiver):
             return
+        if method == "to" and self._already_there(receiver, call):
+            return
         fix: Optional[Fix] = None
         if isinstance(receiver, cst.Name):
             new = cst.Assign(targets=[cst.AssignTarget(target=receiver)], value=call, semicolon=node.semicolon)
@@ -91,22 +95,30 @@ class TensorMoveDiscarded(Rule):
                                   verdicts=[self._rebind_verdict(receiver)])
         self.report(call, text=_code(call), receiver=_code(receiver), fix=fix)
 
+    def _already_there(self, receiver: cst.BaseExpression, call: cst.Call) -> bool:
+        """Every binding that reaches the receiver was created with the very dtype/device moved to."""
+        if not isinstance(receiver, cst.Name) or len(call.args) != 1 or call.args[0].keyword:
+            return False
+        wanted = _code(call.args[0].value)
+        bindings = self.ctx.model.bindings_at(receiver)
+        return bool(bindings) and all(
+            isinstance(b.value, cst.Call) and b.target is b.node and any(
+                a.keyword is not None and a.keyword.value in ("dtype", "device") and _code(a.value) == wanted
+                for a in b.value.args)
+            for b in bindings)
+
     def _rebind_verdict(self, receiver: cst.Name):
         """Rebinding the name to the moved copy keeps what it stands for only for a plain tensor: a Parameter
         (or a tensor made a trainable leaf) would become a non-leaf plain tensor and lose its registration."""
         fact = self.ctx.model.kinds.of(receiver)
         if fact is not None and fact.kind == PARAMETER:
             return fixsafety.NO, f"'{receiver.value}' is a Parameter: rebinding it to a copy unregisters it"
-        func = self.ctx.current_function
-        body = func.body if func is not None else self.ctx.stack[0]
-        for sub in walk(body, into_scopes=False):
-            if isinstance(sub, cst.Assign) and any(
-                    isinstance(t.target, cst.Name) and t.target.value == receiver.value for t in sub.targets):
-                if requires_grad_factory(self.ctx, sub.value) is not None \
-                        or is_requires_grad_call(self.ctx, sub.value):
-                    return fixsafety.NO, f"'{receiver.value}' is a trainable leaf: its copy would not be"
-            elif isinstance(sub, cst.Attribute) and sub.attr.value in ("requires_grad", "requires_grad_") \
-                    and isinstance(sub.value, cst.Name) and sub.value.value == receiver.value:
+        model = self.ctx.model
+        for binding in model.bindings_at(receiver):
+            if binding.value is not None and (requires_grad_factory(self.ctx, binding.value) is not None
+                                              or is_requires_grad_call(self.ctx, binding.value)):
+                return fixsafety.NO, f"'{receiver.value}' is a trainable leaf: its copy would not be"
+            if any(use.attr in ("requires_grad", "requires_grad_") for use in model.uses_in(binding.scope, binding.name)):
                 return fixsafety.NO, f"'{receiver.value}' is made trainable: its copy would not be a leaf"
         return fixsafety.OK
 

@@ -7,6 +7,7 @@ import libcst as cst
 from ... import fixsafety
 from ...facts.kinds import MODULE, PARAMETER, TENSOR
 from ...rule import UNSAFE, Fix, Rule
+from ...semantic.kinds import BATCH, STRONG
 
 _KINDS = (MODULE, PARAMETER, TENSOR)
 
@@ -49,12 +50,20 @@ class ComparisonAsStatement(Rule):
     comparison.
     """
 
+    needs = STRONG  # a DataLoader batch element counts
     code = "TL404"
     name = "comparison-as-statement"
     summary = "A comparison used as a statement (`p.requires_grad == False`) does nothing."
     message = "comparison '{text}' as a statement does nothing; {advice}"
     fix_availability = UNSAFE
     triggers = ("==", "!=", " is ", "<", ">", " in ")
+
+    def _tensor_like(self, node) -> bool:
+        """A tensor (proven), or an element of an unpacked DataLoader batch (strong)."""
+        if self.ctx.kind_of(node) in _KINDS:
+            return True
+        fact = self.ctx.model.kinds.of(node)
+        return fact is not None and fact.kind == BATCH and fact.cls == "part" and fact.strength >= self.needs
 
     def visit_Expr(self, node: cst.Expr) -> None:
         value = node.value
@@ -69,7 +78,7 @@ class ComparisonAsStatement(Rule):
                     relevant = True
                     break
         if not relevant:
-            relevant = any(self.ctx.kind_of(op) in _KINDS for op in operands)
+            relevant = any(self._tensor_like(op) for op in operands)
         if not relevant:
             return
         fix = self._assignment_fix(node, value)
