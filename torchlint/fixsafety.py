@@ -1,21 +1,26 @@
 """The fix-safety contract: a fix says what it changes, and is offered only as safe as the code shows it to be.
 
-A rule builds its edit as usual and hands it to :func:`offer` together with what the edit changes:
+A rule builds its edit by editing the parsed tree (``node.with_changes(...)``, so comments and formatting inside
+survive) and hands it to :func:`offer` with verdicts on what the edit changes, each ``(SAFE | UNSAFE | NO, reason)``:
 
-- ``names``: dotted names the new text writes (``torch.nn``); each must be bound to that object at the fix site,
-  scope-aware and at run time (:func:`name_for` gives the text; a local ``nn = 3``, an import that exists only in
-  another function or only under ``if TYPE_CHECKING:``, a parameter named ``init`` do not count);
-- ``self_at``: the edit writes ``<self>.…`` at that node, so the node must be inside the body of a method whose
-  first parameter is the Module (not a staticmethod, a decorator, a default value, the class body, or a nested
-  scope that rebinds the name);
-- ``verdicts``: the outcome of the rule-specific proofs (:func:`container_change` for an attribute or a local whose
-  container type changes, element kinds, dictionary keys), each ``(applicability or None, reason)``.
+- a name it writes: :func:`name_for` / :func:`expr_for` give the text naming ``torch.nn`` (or any dotted name)
+  through a binding visible at the fix site at run time (the semantic model's ``local_name_for``: a local
+  ``nn = 3``, an import only in another function or only under ``if TYPE_CHECKING:``, a parameter named
+  ``init`` do not count); no text, no fix;
+- ``self`` it writes: :func:`self_verdict` - the site is in the body of a method whose first parameter is the
+  Module (not a static or class method, also not one made by assignment in the class body, not a decorator, a
+  default value or the class body, not a nested scope that rebinds the name);
+- a container type it changes: :func:`container_change` - every element is of the kind the ``nn`` container
+  requires, every use of the attribute (and of its aliases, of other attributes it is stored in, of parameters
+  of in-file functions it is passed to) is supported by the replacement, dictionary keys are valid, a local list
+  is not used after it is copied;
+- a registration it adds: :func:`registration_problem` (``register_buffer`` would raise or name another
+  attribute); a comprehension it introduces: :func:`comprehension_sees` (class bodies).
 
-Every fix also keeps the comments of the nodes it rewrites. The weakest verdict wins: ``None`` drops the fix,
-``UNSAFE`` downgrades it (the reason is added to its description), ``SAFE`` leaves it as the rule declared.
+:func:`offer` also refuses a replacement that drops a comment of the node it replaces. The weakest verdict
+wins: ``NO`` drops the fix, ``UNSAFE`` downgrades it (the reason is added to its description).
 
-Nothing here imports torch. The facts about torch's containers below are checked against torch by
-tests/test_fix_differential.py.
+Nothing here imports torch. The torch facts below are checked against torch by tests/test_fixsafety.py.
 """
 from __future__ import annotations
 
@@ -30,7 +35,7 @@ from .facts.nodes import bound_names, children, walk
 from .rule import SAFE, UNSAFE, Fix
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .engine import Context
+    from .context import Context
 
 _DEBUG = bool(os.environ.get("TORCHLINT_FIXSAFETY_DEBUG"))
 NO = None  # verdict: no fix
@@ -361,20 +366,6 @@ def _lookup(index: _Index, chain: Sequence[cst.CSTNode], name: str):
     return None
 
 
-def is_bound_locally(ctx: "Context", name: str, at: cst.CSTNode) -> bool:
-    """``name`` is bound at ``at`` by something in an enclosing function, lambda, comprehension or class scope
-    (not by a module-level import): a parameter, a local variable, a local import."""
-    ancestors = _ancestors(ctx, at)
-    if ancestors is None:
-        return True
-    index = _index(ctx)
-    for scope in _scope_chain(ancestors)[:-1]:
-        table, _star = index.table(scope)
-        if name in table:
-            return True
-    return False
-
-
 def resolve_at(ctx: "Context", expr: cst.BaseExpression, at: Optional[cst.CSTNode] = None) -> Optional[str]:
     """Dotted name of ``expr`` through the imports visible at ``at`` (scope-aware, run-time bindings only)."""
     from .facts.imports import _split
@@ -537,6 +528,27 @@ def _rebound_in_class(cls: cst.ClassDef, method: cst.FunctionDef) -> bool:
                 if any(name in set(bound_names(t)) for t in targets):
                     return True
     return False
+
+
+def module_initialised_verdict(ctx: "Context", at: cst.CSTNode) -> Verdict:
+    """A fix that turns what a method assigns to ``self`` into a Module, Parameter or buffer needs
+    ``nn.Module.__init__`` to have run: torch raises "cannot assign module before Module.__init__() call" where a
+    plain list or tensor was accepted. Refuse when ``super().__init__(...)`` (or ``Base.__init__(self, ...)``)
+    comes after ``at`` in its method."""
+    ancestors = _ancestors(ctx, at)
+    method = _function_of(ancestors) if ancestors else None
+    if method is None:
+        return OK
+    index = _index(ctx)
+    here = index.order.get(id(at))
+    for sub in walk(method.body, into_scopes=False):
+        if isinstance(sub, cst.Call) and isinstance(sub.func, cst.Attribute) and sub.func.attr.value == "__init__":
+            receiver = sub.func.value
+            if (isinstance(receiver, cst.Call) and isinstance(receiver.func, cst.Name)
+                    and receiver.func.value == "super") or isinstance(receiver, (cst.Name, cst.Attribute)):
+                if here is not None and index.order.get(id(sub), -1) > here:
+                    return NO, "the assignment runs before nn.Module.__init__()"
+    return OK
 
 
 # ---------------------------------------------------------------------------------------------- comments
@@ -784,8 +796,11 @@ class _Uses:
             return
         if kind is cst.UnaryOperation and isinstance(parent.operator, cst.Not):
             return
-        if kind is cst.ComparisonTarget and isinstance(parent.operator, (cst.In, cst.NotIn)):
+        if kind is cst.ComparisonTarget and isinstance(parent.operator, (cst.In, cst.NotIn, cst.Is, cst.IsNot)):
             return
+        if kind is cst.Comparison and parent.left is node and len(parent.comparisons) == 1 \
+                and isinstance(parent.comparisons[0].operator, (cst.Is, cst.IsNot)):
+            return  # identity: `x.layers is not None`
         if kind is cst.Assign and parent.value is node:
             self._alias(parent, depth)
             return
@@ -1135,6 +1150,8 @@ def registration_problem(ctx: "Context", cls: cst.ClassDef, attr: str, statement
     index = _index(ctx)
     for node in index.attributes.get(attr, ()):
         parent = index.parent.get(id(node))
+        if _in_class_or_subclass(ctx, index, cls, node, node.value) is False:
+            continue  # the attribute of another class's instance
         if isinstance(parent, (cst.AssignTarget, cst.AugAssign)) and parent.target is node:
             assign = index.parent.get(id(parent)) if isinstance(parent, cst.AssignTarget) else parent
             if assign is not statement:

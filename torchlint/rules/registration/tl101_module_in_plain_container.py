@@ -77,7 +77,8 @@ class ModuleInPlainContainer(Rule):
     - a local list is not used after it is wrapped (the wrapper copies it) and is not wrapped in a loop;
     - the assignment is in a method whose first parameter is the Module, and `nn` (or `torch.nn`) is bound
       to `torch.nn` where the fix writes it (not a local variable, not an import that exists only in
-      another function or under `if TYPE_CHECKING:`); comments are kept.
+      another function or under `if TYPE_CHECKING:`); comments are kept;
+    - the assignment runs after `super().__init__()` (torch refuses a Module assigned before it).
     No fix is offered for tuples, sets and nested containers, whose behaviour would change.
     """
 
@@ -310,6 +311,7 @@ class ModuleInPlainContainer(Rule):
             return None
         attr = attrs.pop()
         verdicts = [fixsafety.self_verdict(ctx, old, self._receiver_of(cls, old)) for old in olds]
+        verdicts += [fixsafety.module_initialised_verdict(ctx, old) for old in olds]
         iterables, local = [], None
         for old in olds:
             if isinstance(old, cst.Name):

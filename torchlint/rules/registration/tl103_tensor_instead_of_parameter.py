@@ -67,7 +67,8 @@ class TensorInsteadOfParameter(Rule):
     Code that added it to an optimizer by hand would now list it twice (torch raises), and
     checkpoints written before the fix lack the new key. The fix writes `nn.Parameter` only where a name
     bound to `torch.nn` (or `torch`) at run time is visible; the `requires_grad=True` argument is removed
-    only when no comment is attached to it (`nn.Parameter` makes a leaf of the tensor either way).
+    only when no comment is attached to it (`nn.Parameter` makes a leaf of the tensor either way). Not
+    offered before `super().__init__()` (torch refuses a Parameter assigned before it).
     """
 
     code = "TL103"
@@ -123,8 +124,10 @@ class TensorInsteadOfParameter(Rule):
         if not fixsafety.keeps_comments(call, stripped):
             stripped = call  # nn.Parameter(...) makes a leaf of it anyway; keep the argument and its comments
         wrapped = self._parameter_call(stripped, call)
-        return fixsafety.offer(self.ctx, UNSAFE, [(call, wrapped)], "wrap in nn.Parameter")
+        return fixsafety.offer(self.ctx, UNSAFE, [(call, wrapped)], "wrap in nn.Parameter",
+                               verdicts=[fixsafety.module_initialised_verdict(self.ctx, call)])
 
     def _fix_wrap(self, call: cst.Call, tensor: cst.BaseExpression) -> Optional[Fix]:
         wrapped = self._parameter_call(tensor, call)
-        return fixsafety.offer(self.ctx, UNSAFE, [(call, wrapped)], "wrap in nn.Parameter")
+        return fixsafety.offer(self.ctx, UNSAFE, [(call, wrapped)], "wrap in nn.Parameter",
+                               verdicts=[fixsafety.module_initialised_verdict(self.ctx, call)])

@@ -77,7 +77,8 @@ class TensorStateNotBuffer(Rule):
     `TypeError`), it is not a class attribute of the class or an in-file base (`mask: Tensor = None`
     makes `register_buffer` raise `KeyError: attribute already exists`), every base class is `nn.Module`
     or an in-file class shown clean, the name is not name-mangled (`self.__scale` is `_Cls__scale`) and not
-    an attribute of `nn.Module`, and the statement is in a method whose first parameter is the Module.
+    an attribute of `nn.Module`, and the statement is in a method whose first parameter is the Module and
+    runs after `super().__init__()` (torch refuses a buffer registered before it).
 
     ## Precision
     Default-off: on the validation half of the corpus (code no rule was tuned on, measured blind)
@@ -215,7 +216,8 @@ class TensorStateNotBuffer(Rule):
                   cst.Arg(value=node.value)])
         new = cst.Expr(value=call, semicolon=node.semicolon)
         return fixsafety.offer(self.ctx, UNSAFE, [(node, new)], "register as a buffer",
-                               verdicts=[fixsafety.self_verdict(self.ctx, node, self_name)])
+                               verdicts=[fixsafety.self_verdict(self.ctx, node, self_name),
+                                         fixsafety.module_initialised_verdict(self.ctx, node)])
 
 
 def _moved_parameter(ctx, value: cst.BaseExpression) -> bool:

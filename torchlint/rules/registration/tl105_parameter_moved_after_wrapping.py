@@ -46,7 +46,7 @@ class ParameterMovedAfterWrapping(Rule):
 
     ## Fix safety
     Unsafe: the move goes inside `nn.Parameter(...)`, so the attribute becomes a registered parameter
-    (it appears in `parameters()` and `state_dict()`, and trains). Not offered for a chain of moves;
+    (it appears in `parameters()` and `state_dict()`, and trains). Not offered for a chain of moves, nor before `super().__init__()`;
     `.type()` without a dtype is not a move (it returns the type's name) and is not reported.
     """
 
@@ -112,7 +112,8 @@ class ParameterMovedAfterWrapping(Rule):
         inner = param.args[0]
         moved = node.with_changes(func=node.func.with_changes(value=inner.value))
         new_param = param.with_changes(args=[inner.with_changes(value=moved), *param.args[1:]])
-        return fixsafety.offer(self.ctx, UNSAFE, [(node, new_param)], "move or cast inside nn.Parameter(...)")
+        return fixsafety.offer(self.ctx, UNSAFE, [(node, new_param)], "move or cast inside nn.Parameter(...)",
+                               verdicts=[fixsafety.module_initialised_verdict(self.ctx, node)])
 
 
 def _code(node: cst.CSTNode) -> str:
