@@ -666,3 +666,20 @@ __all__ = ["Event", "block_events", "classify_call", "helper_of", "is_kind", "ru
            "exclusive", "cyclic_after", "unconditional", "ends_early", "code", "BACKWARD", "ENGINE_BACKWARD",
            "STEP", "SCALER_STEP", "ZERO_GRAD", "CLIP", "OTHER_CLIP", "UNSCALE", "EVAL", "TRAIN", "MODE", "FORWARD",
            "OPTIMIZER", "SCHEDULER", "SCALER", "MODULE"]
+
+
+def optimizer_over(ctx: "Context", opt_text: str, model_text: str) -> bool:
+    """Somewhere in the file ``<opt_text> = torch.optim.X(<model_text>.parameters(), ...)``: zeroing the
+    model's gradients clears what that optimizer steps."""
+    from .training import OPTIMIZER as OPT_TAG, construction_tag
+
+    module = ctx.stack[0] if ctx.stack else None
+    if not isinstance(module, cst.Module):
+        return False
+    wanted = model_text + ".parameters()"
+    for sub in walk(module):
+        if isinstance(sub, cst.Assign) and isinstance(sub.value, cst.Call) and sub.value.args \
+                and any(code(t.target) == opt_text for t in sub.targets):
+            if construction_tag(ctx, sub.value) == OPT_TAG and code(sub.value.args[0].value) == wanted:
+                return True
+    return False
