@@ -484,8 +484,11 @@ def _evidence_is(ctx: "Context", expr, kind, scope) -> bool:
             return True
     if scope is None:
         return False
-    # strong: API only this kind has, used on the same text in the scope
-    for sub in walk(_scope_body(scope), into_scopes=False):
+    # strong: API only this kind has, used on the same text in the scope (the whole class for self.x)
+    root, into = _scope_body(scope), False
+    if isinstance(expr, cst.Attribute) and ctx.is_self(expr.value) and ctx.current_class is not None:
+        root, into = ctx.current_class.body, True
+    for sub in walk(root, into_scopes=into):
         if kind == OPTIMIZER:
             if isinstance(sub, cst.Attribute) and sub.attr.value in _OPTIMIZER_ONLY_API and code(sub.value) == text:
                 return True
