@@ -686,3 +686,54 @@ def optimizer_over(ctx: "Context", opt_text: str, model_text: str) -> bool:
             if construction_tag(ctx, sub.value) == OPT_TAG and code(sub.value.args[0].value) == wanted:
                 return True
     return False
+
+
+def constructed_class(ctx: "Context", expr: Optional[cst.BaseExpression],
+                      scope: Optional[cst.CSTNode] = None) -> Optional[cst.Call]:
+    """The constructor call every assignment of ``expr`` makes, when they all resolve to one class: a name
+    in the function (or at module level when the function does not bind it), or ``self.x`` in the class.
+    Returns the last such call (its arguments tell how it was configured), or None when unknown."""
+    if expr is None:
+        return None
+    if scope is None:
+        scope = ctx.current_function
+    text = code(expr)
+    module = ctx.stack[0] if ctx.stack else None
+    if isinstance(expr, cst.Attribute) and ctx.is_self(expr.value) and ctx.current_class is not None:
+        roots, into = [ctx.current_class.body], True
+    elif isinstance(expr, cst.Name):
+        roots, into = [_scope_body(scope)] if scope is not None else [], False
+        if module is not None:
+            roots.append(module)
+    else:
+        return None
+    for root in roots:
+        if root is None:
+            continue
+        found, qualified = None, None
+        for sub in walk(root, into_scopes=into):
+            targets = ()
+            if isinstance(sub, cst.Assign):
+                targets = [t.target for t in sub.targets]
+            elif isinstance(sub, (cst.AnnAssign, cst.AugAssign)):
+                targets = [sub.target]
+            elif isinstance(sub, cst.For):
+                targets = [sub.target]
+            if not any(code(t) == text or (isinstance(t, (cst.Tuple, cst.List)) and text in code(t))
+                       for t in targets):
+                continue
+            value = getattr(sub, "value", None)
+            if not isinstance(sub, cst.Assign) or not isinstance(value, cst.Call):
+                return None
+            name = ctx.resolve(value.func)
+            if name is None or (qualified is not None and name != qualified):
+                return None
+            found, qualified = value, name
+        if found is not None:
+            return found
+        if root is not module and isinstance(scope, cst.FunctionDef) and isinstance(expr, cst.Name):
+            params = {p.name.value for p in (*scope.params.posonly_params, *scope.params.params,
+                                             *scope.params.kwonly_params)}
+            if expr.value in params:
+                return None
+    return None
