@@ -358,8 +358,8 @@ def _subst_text(text: str, mapping) -> str:
 
 # ---------------------------------------------------------------------- public questions
 def block_events(ctx: "Context", owner: cst.CSTNode) -> list[Event]:
-    """Events of a loop body (``owner`` a For/While) or of a function body (``owner`` a FunctionDef),
-    in execution order, helpers inlined. Cached per node on the context."""
+    """Events of a loop body (``owner`` a For/While), a function body (``owner`` a FunctionDef) or a
+    script (``owner`` the Module), in execution order, helpers inlined. Cached per node on the context."""
     cache = getattr(ctx, "_loops_cache", None)
     if cache is None:
         cache = ctx._loops_cache = {}
@@ -371,7 +371,9 @@ def block_events(ctx: "Context", owner: cst.CSTNode) -> list[Event]:
     self_name = ctx.func_stack[-1].self_name if ctx.func_stack else None
     builder = _Builder(ctx, cls, self_name)
     body = owner.body
-    if isinstance(body, cst.IndentedBlock):
+    if isinstance(owner, cst.Module):
+        builder.block(owner.body, (), False, None, None, 0, ())
+    elif isinstance(body, cst.IndentedBlock):
         builder.block(body.body, (), ctx.in_no_grad, None, None, 0, ())
     elif isinstance(body, cst.SimpleStatementSuite):
         for small in body.body:
@@ -726,6 +728,8 @@ def constructed_class(ctx: "Context", expr: Optional[cst.BaseExpression],
             if not isinstance(sub, cst.Assign) or not isinstance(value, cst.Call):
                 return None
             name = ctx.resolve(value.func)
+            if name is None and isinstance(value.func, cst.Name) and ctx.classes.class_named(value.func.value):
+                name = value.func.value  # a class of this file
             if name is None or (qualified is not None and name != qualified):
                 return None
             found, qualified = value, name

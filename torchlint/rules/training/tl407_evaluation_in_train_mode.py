@@ -1,0 +1,152 @@
+from __future__ import annotations
+
+from typing import Optional
+
+import libcst as cst
+
+from ...facts import loops
+from ...facts.nodes import walk
+from ...rule import Rule
+
+_MODE_WORDS = ("Dropout", "dropout", "BatchNorm", "InstanceNorm", "RReLU", "training", "Transformer", "LSTM",
+               "GRU", "RNN", "MultiheadAttention", ".train(", ".eval(")
+_TRAINING = (loops.BACKWARD, loops.ENGINE_BACKWARD, loops.STEP, loops.SCALER_STEP)
+
+
+def _class_is_mode_free(ctx, cls: cst.ClassDef) -> bool:
+    source = loops.code(cls)
+    if any(word in source for word in _MODE_WORDS):
+        return False
+    for sub in walk(cls):
+        if isinstance(sub, cst.Call) and isinstance(sub.func, (cst.Name, cst.Attribute)):
+            name = loops.code(sub.func)
+            if name[:1].isupper() or "." in name and name.rsplit(".", 1)[-1][:1].isupper():
+                qualified = ctx.resolve(sub.func)
+                if qualified is None or not qualified.startswith("torch.nn."):
+                    return False  # a sub-model of unknown class
+    return True
+
+
+def mode_free(ctx, expr) -> bool:
+    """The model provably has no layer whose forward depends on train/eval mode."""
+    call = loops.constructed_class(ctx, expr)
+    if call is None:
+        return False
+    qualified = ctx.resolve(call.func)
+    if qualified is not None:
+        if not qualified.startswith("torch.nn."):
+            return False
+        if any(word in qualified for word in _MODE_WORDS):
+            return False
+        if qualified.rsplit(".", 1)[-1] in ("Sequential", "ModuleList", "ModuleDict"):
+            return not any(word in loops.code(call) for word in _MODE_WORDS) and all(
+                isinstance(a.value, cst.Call) and (ctx.resolve(a.value.func) or "").startswith("torch.nn.")
+                for a in call.args)
+        return True
+    if isinstance(call.func, cst.Name):
+        cls = ctx.classes.class_named(call.func.value)
+        if cls is not None:
+            return _class_is_mode_free(ctx, cls)
+    return False
+
+
+class EvaluationInTrainMode(Rule):
+    """
+    ## What it does
+    Finds a model run under `torch.no_grad()` / `torch.inference_mode()` (or in an in-file helper
+    decorated with them, such as `validate(model, loader)`) after the same function put it in train
+    mode -- `model.train()` directly or in an in-file helper like `train_one_epoch(model, ...)` -- with no
+    `model.eval()` in between. Only evaluation outside the training iteration counts: the no-grad call
+    must not sit in the same loop level as a `backward()` or optimizer step (a GAN's generator sampled
+    under `no_grad`, a pseudo-labelling pass or an EMA teacher inside the training step are deliberate).
+
+    The model must be a Module with strong evidence, and either of unknown class or of a class with
+    mode-dependent layers (dropout, batch norm, recurrent or transformer layers with dropout); a model
+    proven free of them (`nn.Linear`, an in-file class of plain layers) is left alone. Silent when the
+    model is passed, between the `train()` and the evaluation, to a function not defined in the file.
+
+    Evidence needed: STRONG for the model.
+
+    ## Why is this bad?
+    `no_grad()` only turns off gradient tracking; it does not change the mode. In train mode dropout
+    still drops activations, so validation metrics are noisy and too pessimistic, and batch norm
+    normalises with the statistics of each validation batch and *updates* its running statistics with
+    validation data, which then leak into the model used for inference.
+
+    ## Example
+    ```python
+    for epoch in range(epochs):
+        model.train()
+        train_one_epoch(model, loader, optimizer)
+        with torch.no_grad():
+            accuracy = (model(x_val).argmax(1) == y_val).float().mean()
+    ```
+
+    ## Use instead
+    ```python
+    for epoch in range(epochs):
+        model.train()
+        train_one_epoch(model, loader, optimizer)
+        model.eval()
+        with torch.no_grad():
+            accuracy = (model(x_val).argmax(1) == y_val).float().mean()
+    ```
+
+    ## Fix safety
+    No fix is offered: `model.eval()` must be paired with a `model.train()` before training resumes,
+    which TL406 checks.
+    """
+
+    code = "TL407"
+    name = "evaluation-in-train-mode"
+    summary = "A model put in train mode is evaluated under no_grad() without model.eval()."
+    message = ("'{model}' is still in train mode here ('{train}' above) and runs under no_grad for evaluation: "
+               "dropout stays on and batch norm uses and updates batch statistics; call '{model}.eval()' first")
+    triggers = ("no_grad", "inference_mode")
+
+    def __init__(self, ctx) -> None:
+        super().__init__(ctx)
+        self._reported: set[int] = set()
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self._check(node)
+
+    def visit_Module(self, node: cst.Module) -> None:
+        self._check(node)
+
+    def _check(self, owner) -> None:
+        ctx = self.ctx
+        events = loops.block_events(ctx, owner)
+        trains = [e for e in events if e.kind == loops.TRAIN and not e.extra.get("foreign")]
+        if not trains:
+            return
+        for f in events:
+            if f.kind != loops.FORWARD or not f.no_grad or f.text is None or f.extra.get("foreign"):
+                continue
+            where = f.via if f.via is not None else f.node
+            if id(where) in self._reported:
+                continue
+            train = self._mode_at(events, f)
+            if train is None or (train.via is not None and train.via is f.via):
+                continue  # both inside one helper call: the helper is checked on its own
+            if any(t.kind in _TRAINING and t.loops == f.loops and f.loops for t in events):
+                continue
+            if any(t.kind in _TRAINING and t.loops == f.loops and t.via is f.via and t.inlined for t in events):
+                continue
+            if not loops.is_kind(ctx, f.target, loops.MODULE) or mode_free(ctx, f.target):
+                continue
+            self._reported.add(id(where))
+            self.report(where, model=f.text, train=loops.code(train.node))
+
+    @staticmethod
+    def _mode_at(events, f) -> Optional[loops.Event]:
+        """The ``train()`` event that sets the mode ``f`` runs in, if nothing changes it in between."""
+        for e in reversed(events[:f.index]):
+            if e.kind in (loops.EVAL, loops.MODE) and (e.text == f.text or e.extra.get("foreign")):
+                return None
+            if e.kind == loops.TRAIN and e.text == f.text:
+                return e if not loops.exclusive(e, f) else None
+            if e.kind == loops.FORWARD and not e.inlined and isinstance(e.node, cst.Call) \
+                    and e.text != f.text and any(loops.code(a.value) == f.text for a in e.node.args):
+                return None  # an unknown function receiving the model may set its mode
+        return None
