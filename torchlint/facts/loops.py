@@ -205,8 +205,10 @@ def helper_of(ctx: "Context", call: cst.Call, cls: Optional[cst.ClassDef] = None
             i += 1
         else:
             mapping[arg.keyword.value] = arg.value
-    if skip_first and self_name is not None:
-        mapping.setdefault("self", cst.Name(self_name))
+    if skip_first:
+        first = (*target.params.posonly_params, *target.params.params)[:1]
+        if first:
+            mapping["__self__"] = first[0].name.value  # the method's self: the caller's object, not a parameter
     return target, mapping
 
 
@@ -308,14 +310,15 @@ class _Builder:
         original = target
         if target is not None:
             target = _subst(target, mapping) if mapping else target
-            text = code(target)
+            text = code(target) if target is not original else _subst_text(code(original), mapping)
         scaled = extra.pop("scaled_by", None)
         if scaled is not None and mapping:
             scaled = _subst_text(scaled, mapping)
         ev = Event(kind, node, target, text, guards, no_grad, via, scaled, len(self.events), extra)
         if via is not None and original is not None:
             root = _root_name(original)
-            ev.extra["foreign"] = root is None or root not in (mapping or {})
+            mapping = mapping or {}
+            ev.extra["foreign"] = root is None or (root not in mapping and root != mapping.get("__self__"))
         self.events.append(ev)
 
 
@@ -330,29 +333,23 @@ def _root_name(expr: cst.BaseExpression) -> Optional[str]:
 
 
 def _subst(expr: cst.BaseExpression, mapping) -> cst.BaseExpression:
-    """``expr`` with its root name replaced by the caller's argument (``model.eval`` in ``validate(net)``
-    -> ``net``); unchanged when the root is not a parameter."""
-    if not mapping:
-        return expr
-    root = _root_name(expr)
-    if root is None or root not in mapping:
-        return expr
-    if isinstance(expr, cst.Name):
-        return mapping[root]
-
-    class _R(cst.CSTTransformer):
-        def leave_Name(self, original, updated):
-            return mapping[root] if original.value == root else updated
-    try:
-        return expr.visit(_R())
-    except Exception:  # pragma: no cover - a replacement libcst refuses
-        return expr
+    """A parameter name read in a helper -> the caller's argument node (``model`` in ``validate(net)`` ->
+    ``net``). Only bare names are replaced, so every target stays a node of the parsed tree (the kind
+    queries need that); a longer chain keeps its own node and gets its text from :func:`_subst_text`."""
+    if mapping and isinstance(expr, cst.Name) and expr.value in mapping and expr.value != "__self__":
+        value = mapping[expr.value]
+        if isinstance(value, cst.CSTNode):
+            return value
+    return expr
 
 
 def _subst_text(text: str, mapping) -> str:
+    if not mapping:
+        return text
     head, dot, tail = text.partition(".")
-    if head in mapping:
-        return code(mapping[head]) + dot + tail
+    value = mapping.get(head)
+    if isinstance(value, cst.CSTNode):
+        return code(value) + dot + tail
     return text
 
 
@@ -432,245 +429,55 @@ SCHEDULER = "scheduler"
 SCALER = "scaler"
 MODULE = "module"
 
-_OPTIMIZER_ONLY_API = frozenset({"param_groups", "add_param_group"})
-_MODULE_ONLY_API = frozenset({
-    "parameters", "named_parameters", "modules", "named_modules", "children", "named_children", "buffers",
-    "named_buffers", "register_forward_hook", "register_forward_pre_hook", "register_full_backward_hook",
-    "register_backward_hook", "register_buffer", "register_parameter", "apply", "add_module",
-})
-_SCALER_CLASSES = frozenset({"torch.cuda.amp.GradScaler", "torch.amp.GradScaler", "torch.cpu.amp.GradScaler",
-                             "torch.amp.grad_scaler.GradScaler", "torch.cuda.amp.grad_scaler.GradScaler"})
 
+def is_kind(ctx: "Context", expr: Optional[cst.BaseExpression], kind: str) -> bool:
+    """Strong evidence that ``expr`` holds a value of ``kind``: the one adapter the loop rules ask.
 
-def is_kind(ctx: "Context", expr: Optional[cst.BaseExpression], kind: str, scope: Optional[cst.CSTNode] = None) -> bool:
-    """Strong evidence that ``expr`` (read in ``scope``, default the function being visited) holds a
-    value of ``kind``. The single adapter the loop rules use: it asks the semantic model when the file
-    has one, else the construction tags and API evidence below."""
+    The semantic model answers (``model.kinds.is_(expr, KIND, at_least=STRONG)``). One addition, for
+    ``self.<attr>`` the model knows nothing about: API only that kind has, used on the same attribute
+    anywhere in the class (``self.optimizer = SGD(self.model.parameters())`` makes ``self.model`` a
+    Module), unless the class also uses contradicting API on it (``self.model.fit(...)``)."""
     if expr is None:
         return False
-    model = getattr(ctx, "model", None)
-    if model is not None and hasattr(model, "kinds"):  # pragma: no cover - the semantic model (issue 11)
-        return _semantic_is(model, expr, kind)
-    return _evidence_is(ctx, expr, kind, scope)
-
-
-def _semantic_is(model, expr, kind) -> bool:  # pragma: no cover - re-pointed when the model lands
     from ..semantic import kinds as sk
+
     target = {OPTIMIZER: sk.OPTIMIZER, SCHEDULER: sk.SCHEDULER, SCALER: sk.SCALER, MODULE: sk.MODULE}[kind]
-    return model.kinds.is_(expr, target, at_least=sk.STRONG)
+    kinds = ctx.model.kinds
+    if kinds.is_(expr, target, at_least=sk.STRONG):
+        return True
+    if kind in (MODULE, OPTIMIZER) and kinds.of(expr) is None and isinstance(expr, cst.Attribute) \
+            and isinstance(expr.value, cst.Name) and expr.value.value == "self":
+        return _self_attr_api(ctx, expr, sk.MODULE_ONLY_METHODS if kind == MODULE else sk.OPTIMIZER_ONLY,
+                              sk.CONTRADICTING_METHODS)
+    return False
+
+
+def _enclosing_class(ctx: "Context", node: cst.CSTNode) -> Optional[cst.ClassDef]:
+    for ancestor in reversed(ctx.stack):
+        if isinstance(ancestor, cst.ClassDef):
+            return ancestor
+    return None
+
+
+def _self_attr_api(ctx: "Context", expr: cst.Attribute, api, contradicting) -> bool:
+    cls = _enclosing_class(ctx, expr)
+    if cls is None:
+        return False
+    text = code(expr)
+    found = False
+    for sub in walk(cls.body):
+        if isinstance(sub, cst.Attribute) and code(sub.value) == text:
+            if sub.attr.value in contradicting:
+                return False
+            if sub.attr.value in api:
+                found = True
+    return found
 
 
 def _scope_body(scope: Optional[cst.CSTNode]):
     if isinstance(scope, cst.FunctionDef):
         return scope.body
     return scope
-
-
-def _evidence_is(ctx: "Context", expr, kind, scope) -> bool:
-    from .training import OPTIMIZER as OPT_TAG, SCHEDULER as SCHED_TAG, construction_tag, training_facts
-
-    if scope is None:
-        scope = ctx.current_function
-    facts = training_facts(ctx)
-    text = code(expr)
-    # proven: a construction bound to the name / self attribute
-    if kind in (OPTIMIZER, SCHEDULER):
-        tag = _tag_in(ctx, facts, expr, scope)
-        if tag == (OPT_TAG if kind == OPTIMIZER else SCHED_TAG):
-            return True
-    elif kind == MODULE:
-        if scope is ctx.current_function and ctx.kind_of(expr) == "module":
-            return True
-    elif kind == SCALER:
-        if _constructed_as(ctx, expr, scope, _SCALER_CLASSES):
-            return True
-    if scope is None:
-        return False
-    # strong: API only this kind has, used on the same text in the scope (the whole class for self.x)
-    root, into = _scope_body(scope), False
-    if isinstance(expr, cst.Attribute) and ctx.is_self(expr.value) and ctx.current_class is not None:
-        root, into = ctx.current_class.body, True
-    for sub in walk(root, into_scopes=into):
-        if kind == OPTIMIZER:
-            if isinstance(sub, cst.Attribute) and sub.attr.value in _OPTIMIZER_ONLY_API and code(sub.value) == text:
-                return True
-            if isinstance(sub, cst.Call) and sub.args:
-                first = sub.args[0].value
-                if code(first) == text:
-                    if construction_tag(ctx, sub) == SCHED_TAG:
-                        return True
-                    if _method(sub) in ("step", "unscale_") and is_kind(ctx, sub.func.value, SCALER, scope):
-                        return True
-        elif kind == MODULE:
-            if isinstance(sub, cst.Call) and _method(sub) in _MODULE_ONLY_API and code(sub.func.value) == text:
-                return True
-        elif kind == SCALER:
-            if isinstance(sub, cst.Call) and _method(sub) == "scale" and code(sub.func.value) == text:
-                # scaler.scale(loss).backward() + scaler.step(opt) + scaler.update(): GradScaler's protocol
-                if _scaler_protocol(scope, text):
-                    return True
-    # strong: every call site of this function in the file passes the kind at that position
-    if isinstance(expr, cst.Name) and isinstance(scope, cst.FunctionDef):
-        return _call_sites_pass(ctx, scope, expr.value, kind)
-    return False
-
-
-def _tag_in(ctx, facts, expr, scope):
-    if isinstance(expr, cst.Name):
-        if scope is not None and scope is not ctx.current_function:
-            table = facts._scope_table(scope)
-            tag = table.get(expr.value)
-            return tag if isinstance(tag, str) else None
-        return facts.tag_of(expr)
-    if isinstance(expr, cst.Attribute) and scope is ctx.current_function:
-        return facts.tag_of(expr)
-    return None
-
-
-def _constructed_as(ctx, expr, scope, classes) -> bool:
-    text = code(expr)
-    body = _scope_body(scope) if scope is not None else (ctx.stack[0] if ctx.stack else None)
-    if body is None:
-        return False
-    roots = [body]
-    cls = ctx.current_class
-    if isinstance(expr, cst.Attribute) and cls is not None:
-        roots = [cls.body]
-    found = False
-    for root in roots:
-        for sub in walk(root, into_scopes=cls is not None and isinstance(expr, cst.Attribute)):
-            if isinstance(sub, cst.Assign) and isinstance(sub.value, cst.Call):
-                if any(code(t.target) == text for t in sub.targets):
-                    if ctx.resolve(sub.value.func) in classes:
-                        found = True
-                    else:
-                        return False
-    if not found and isinstance(expr, cst.Name) and isinstance(scope, cst.FunctionDef):
-        module = ctx.stack[0] if ctx.stack else None
-        if isinstance(module, cst.Module):
-            for stmt in module.body:
-                if isinstance(stmt, cst.SimpleStatementLine):
-                    for small in stmt.body:
-                        if isinstance(small, cst.Assign) and isinstance(small.value, cst.Call) and any(
-                                code(t.target) == text for t in small.targets):
-                            found = ctx.resolve(small.value.func) in classes
-    return found
-
-
-def _scaler_protocol(scope, text: str) -> bool:
-    methods = set()
-    for sub in walk(_scope_body(scope), into_scopes=False):
-        if isinstance(sub, cst.Call) and isinstance(sub.func, cst.Attribute) and code(sub.func.value) == text:
-            methods.add(sub.func.attr.value)
-    return {"scale", "step", "update"} <= methods
-
-
-def _call_sites_pass(ctx, fdef: cst.FunctionDef, name: str, kind: str, _depth: int = 0) -> bool:
-    """``name`` is a parameter of the module-level function ``fdef`` and every call of it in the file
-    passes (positionally or by keyword) an expression of ``kind`` in the caller's scope."""
-    params = [p.name.value for p in (*fdef.params.posonly_params, *fdef.params.params)]
-    kw = [p.name.value for p in fdef.params.kwonly_params]
-    if name not in params and name not in kw:
-        return False
-    if _module_functions(ctx).get(fdef.name.value) is not fdef or _depth > 2:
-        return False
-    position = params.index(name) if name in params else None
-    module = ctx.stack[0] if ctx.stack else None
-    if not isinstance(module, cst.Module):
-        return False
-    sites = 0
-    for caller in _callers(ctx, module):
-        for sub in walk(caller.body if isinstance(caller, cst.FunctionDef) else caller, into_scopes=False):
-            if isinstance(sub, cst.Call) and isinstance(sub.func, cst.Name) and sub.func.value == fdef.name.value:
-                arg = None
-                i = 0
-                for a in sub.args:
-                    if a.star:
-                        return False
-                    if a.keyword is None:
-                        if i == position:
-                            arg = a.value
-                        i += 1
-                    elif a.keyword.value == name:
-                        arg = a.value
-                if arg is None:
-                    return False
-                scope = caller if isinstance(caller, cst.FunctionDef) else None
-                if not _evidence_in(ctx, arg, kind, scope, _depth):
-                    return False
-                sites += 1
-    return sites > 0
-
-
-def _callers(ctx, module: cst.Module):
-    yield module
-    for fdef in _module_functions(ctx).values():
-        if fdef is not None:
-            yield fdef
-
-
-def _evidence_in(ctx, arg, kind, scope, depth) -> bool:
-    from .training import OPTIMIZER as OPT_TAG, SCHEDULER as SCHED_TAG, construction_tag, training_facts
-
-    if kind in (OPTIMIZER, SCHEDULER):
-        want = OPT_TAG if kind == OPTIMIZER else SCHED_TAG
-        if construction_tag(ctx, arg) == want:
-            return True
-        if isinstance(arg, cst.Name):
-            facts = training_facts(ctx)
-            table = facts._scope_table(scope) if scope is not None else facts._module_table()
-            if table.get(arg.value) == want:
-                return True
-    if kind == MODULE:
-        if isinstance(arg, cst.Call) and ctx.kinds.module_class_of(arg.func) is not None:
-            return True
-        if isinstance(arg, cst.Name) and _assigned_module(ctx, arg.value, scope):
-            return True
-    if isinstance(arg, cst.Name) and isinstance(scope, cst.FunctionDef):
-        if _evidence_api(ctx, arg, kind, scope):
-            return True
-        return _call_sites_pass(ctx, scope, arg.value, kind, depth + 1)
-    return False
-
-
-def _evidence_api(ctx, expr, kind, scope) -> bool:
-    text = code(expr)
-    for sub in walk(_scope_body(scope), into_scopes=False):
-        if kind == MODULE and isinstance(sub, cst.Call) and _method(sub) in _MODULE_ONLY_API \
-                and code(sub.func.value) == text:
-            return True
-        if kind == OPTIMIZER and isinstance(sub, cst.Attribute) and sub.attr.value in _OPTIMIZER_ONLY_API \
-                and code(sub.value) == text:
-            return True
-    return False
-
-
-def _assigned_module(ctx, name: str, scope) -> bool:
-    """Every assignment of ``name`` in ``scope`` (or the module) constructs a Module (or moves one)."""
-    body = _scope_body(scope) if scope is not None else (ctx.stack[0] if ctx.stack else None)
-    if body is None:
-        return False
-    seen = False
-    for sub in walk(body, into_scopes=False):
-        if isinstance(sub, cst.Assign) and any(isinstance(t.target, cst.Name) and t.target.value == name
-                                               for t in sub.targets):
-            value = sub.value
-            while isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute) \
-                    and value.func.attr.value in ("to", "cuda", "cpu", "train", "eval", "float", "double"):
-                value = value.func.value
-            if isinstance(value, cst.Call) and ctx.kinds.module_class_of(value.func) is not None:
-                seen = True
-            elif isinstance(value, cst.Call) and ctx.kinds.kind_of(value) == "module":
-                seen = True
-            else:
-                return False
-    return seen
-
-
-__all__ = ["Event", "block_events", "classify_call", "helper_of", "is_kind", "runs_whenever", "same_condition",
-           "exclusive", "cyclic_after", "unconditional", "ends_early", "code", "BACKWARD", "ENGINE_BACKWARD",
-           "STEP", "SCALER_STEP", "ZERO_GRAD", "CLIP", "OTHER_CLIP", "UNSCALE", "EVAL", "TRAIN", "MODE", "FORWARD",
-           "OPTIMIZER", "SCHEDULER", "SCALER", "MODULE"]
 
 
 def optimizer_over(ctx: "Context", opt_text: str, model_text: str) -> bool:
