@@ -55,8 +55,10 @@ class EvaluationInTrainMode(Rule):
     ## What it does
     Finds a model run under `torch.no_grad()` / `torch.inference_mode()` (or in an in-file helper
     decorated with them, such as `validate(model, loader)`) after the same function put it in train
-    mode -- `model.train()` directly or in an in-file helper like `train_one_epoch(model, ...)` -- with no
-    `model.eval()` in between. Only evaluation outside the training iteration counts: the no-grad call
+    mode -- `model.train()` directly or in an in-file helper like `train_one_epoch(model, ...)` -- and
+    trained it (`backward()` or an optimizer step since the `train()`), with no `model.eval()` in
+    between. A `train()` followed by no-grad forwards and no training is batch-norm recalibration
+    (`torch.optim.swa_utils.update_bn`) and is left alone. Only evaluation outside the training iteration counts: the no-grad call
     must not sit in the same loop level as a `backward()` or optimizer step (a GAN's generator sampled
     under `no_grad`, a pseudo-labelling pass or an EMA teacher inside the training step are deliberate).
 
@@ -129,6 +131,8 @@ class EvaluationInTrainMode(Rule):
             train = self._mode_at(events, f)
             if train is None or (train.via is not None and train.via is f.via):
                 continue  # both inside one helper call: the helper is checked on its own
+            if not any(t.kind in _TRAINING and train.index < t.index for t in events[:f.index]):
+                continue  # train() without training since (batch-norm recalibration runs no_grad in train mode)
             if any(t.kind in _TRAINING and t.loops == f.loops and f.loops for t in events):
                 continue
             if any(t.kind in _TRAINING and t.loops == f.loops and t.via is f.via and t.inlined for t in events):
