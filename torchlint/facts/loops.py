@@ -131,8 +131,9 @@ def classify_call(ctx: "Context", call: cst.Call) -> Optional[tuple[str, Optiona
         if method == "train":
             if not call.args:
                 return TRAIN, receiver, {}
-            flag = call.args[0].value
-            if isinstance(flag, cst.Name) and flag.value in ("True", "False"):
+            first = call.args[0]
+            flag = first.value if first.keyword is None or first.keyword.value == "mode" else None
+            if len(call.args) == 1 and isinstance(flag, cst.Name) and flag.value in ("True", "False"):
                 return (TRAIN if flag.value == "True" else EVAL), receiver, {}
             return MODE, receiver, {}
         if method in ("clip_grad_norm_", "clip_grad_value_", "clip_grad_norm"):
