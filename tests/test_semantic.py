@@ -209,7 +209,8 @@ def _attributes(module, model):
     ("import torch\ndef f(opt):\n    s = torch.optim.lr_scheduler.StepLR(opt, 1)\n    opt\n", "opt", K.OPTIMIZER, K.STRONG),
     ("import torch.nn as nn\ndef make():\n    return nn.Sequential(nn.Linear(2, 2))\nb = make()\nb\n", "b", K.MODULE, K.PROVEN),
     ("from torch.utils.data import DataLoader\nloader = DataLoader(ds)\nfor x, y in loader:\n    x\n", "x", K.BATCH, K.STRONG),
-    ("from torch.utils.data import DataLoader\nloader = DataLoader(ds)\nfor i, (x, y) in enumerate(loader):\n    y\n", "y", K.BATCH, K.STRONG),
+    ("from torch.utils.data import DataLoader\nloader = DataLoader(ds)\nfor i, (x, y) in enumerate(loader):\n    y\n",
+     "y", K.BATCH, K.STRONG),
     ("import torch.nn as nn\ndef run(m):\n    m\nrun(nn.Linear(2, 2))\n", "m", K.MODULE, K.STRONG),
     ("def f(model):\n    for p in model.parameters():\n        p\n", "p", K.PARAMETER, K.STRONG),
 ])

@@ -70,6 +70,14 @@ MODULE_ONLY_METHODS = frozenset({
     "register_full_backward_pre_hook", "register_backward_hook", "register_buffer", "register_parameter",
     "register_module", "add_module", "apply", "get_submodule", "get_parameter",
 })
+# Module methods that return a one-shot generator of the module's own objects:
+# method -> (what the items are, whether items are (name, value) pairs). The one table every rule uses.
+MODULE_ITERATORS = {
+    "parameters": ("parameter", False), "named_parameters": ("parameter", True),
+    "buffers": ("buffer", False), "named_buffers": ("buffer", True),
+    "modules": ("module", False), "named_modules": ("module", True),
+    "children": ("module", False), "named_children": ("module", True),
+}
 OPTIMIZER_ONLY = frozenset({"param_groups", "add_param_group"})
 DATALOADER_ATTRS = frozenset({"dataset", "sampler", "batch_sampler", "num_workers", "collate_fn"})
 TENSOR_ONLY_METHODS = frozenset({
@@ -355,19 +363,18 @@ class KindEngine:
         if src is None:
             return None
         if src.kind == DATALOADER:
-            return KindFact(BATCH, min(src.strength, STRONG), src.reasons + ("loop over a DataLoader",))
+            # cls "part": one element of an unpacked batch; "whole": the batch object itself (a tensor, a
+            # list, a dict or a custom batch class)
+            part = "part" if index_in_tuple is not None or (b.target is not None and b.target is not b.node) else "whole"
+            if func_name_is_enumerate(b):
+                part = "part" if _nested_tuple(b) else "whole"
+            return KindFact(BATCH, min(src.strength, STRONG), src.reasons + ("loop over a DataLoader",), part)
         if src.kind == PARAM_ITER:
-            what = src.cls or "parameters"
-            if what in ("parameters", "buffers"):
-                return KindFact(PARAMETER if what == "parameters" else TENSOR, src.strength, src.reasons)
-            if what in ("named_parameters", "named_buffers"):
-                if index_in_tuple == 1:
-                    return KindFact(PARAMETER if what == "named_parameters" else TENSOR, src.strength, src.reasons)
+            what, named = MODULE_ITERATORS.get(src.cls or "parameters", ("parameter", False))
+            if named and index_in_tuple != 1:
                 return None
-            if what in ("modules", "children"):
-                return KindFact(MODULE, src.strength, src.reasons)
-            if what in ("named_modules", "named_children") and index_in_tuple == 1:
-                return KindFact(MODULE, src.strength, src.reasons)
+            kind = {"parameter": PARAMETER, "buffer": TENSOR, "module": MODULE}[what]
+            return KindFact(kind, src.strength, src.reasons)
         return None
 
     def _is_foreign_value(self, value) -> bool:
@@ -523,8 +530,7 @@ class KindEngine:
             if rfact.kind == MODULE:
                 if method in MODULE_SELF_METHODS:
                     return rfact
-                if method in ("parameters", "named_parameters", "modules", "named_modules", "children",
-                              "named_children", "buffers", "named_buffers"):
+                if method in MODULE_ITERATORS:
                     return KindFact(PARAM_ITER, rfact.strength, rfact.reasons, method)
                 if method == "state_dict":
                     return KindFact(STATE_DICT, rfact.strength, rfact.reasons)
@@ -665,6 +671,18 @@ def _is_none(node) -> bool:
 def _is_none_placeholder(b: S.Binding, others) -> bool:
     """``x = None`` beside other bindings: a placeholder that does not change what ``x`` holds."""
     return (b.form == S.ASSIGN and b.value is not None and _is_none(b.value) and len(others) > 1)
+
+
+def func_name_is_enumerate(b) -> bool:
+    source = b.source
+    return (type(source) is cst.Call and type(source.func) is cst.Name and source.func.value == "enumerate"
+            and type(b.target) in (cst.Tuple, cst.List))
+
+
+def _nested_tuple(b) -> bool:
+    """In ``for i, (x, y) in enumerate(loader)``, is the binding inside the inner tuple?"""
+    elements = b.target.elements
+    return len(elements) == 2 and type(elements[1].value) in (cst.Tuple, cst.List) and _contains(elements[1].value, b.node)
 
 
 def _contains(tree, node) -> bool:

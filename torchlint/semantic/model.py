@@ -213,6 +213,19 @@ class SemanticModel:
                 return True
         return False
 
+    def attribute_read(self, attr: str) -> bool:
+        """Is ``.attr`` read (not only assigned) anywhere in the file's code?"""
+        return attr in self._builder.attributes_read
+
+    def names_in_string(self, text: str) -> bool:
+        """Is there a string literal whose content is exactly ``text`` (``getattr(p, "text")``)?"""
+        for literal in self._builder.strings:
+            body = literal.lstrip("rbuRBUfF")
+            quote = body[:3] if body[:3] in ('"""', "'''") else body[:1]
+            if body[len(quote):len(body) - len(quote)] == text:
+                return True
+        return False
+
     # ------------------------------------------------------------------ callables
     def local_callable(self, name: cst.Name):
         """The in-file def or class a name refers to, when every binding that may reach it is that one."""

@@ -137,6 +137,8 @@ class ScopeBuilder:
         self.module_scope: Optional[Scope] = None
         self.self_assigns: dict[int, dict[str, list]] = {}  # id(class) -> attr -> assigned values (None: unpacked)
         self.loop_regions: set = set()
+        self.attributes_read: set = set()  # attribute names read anywhere (x.attr in a load context)
+        self.strings: set = set()  # the source text of every simple string literal
 
     # ------------------------------------------------------------------ entry
     def build(self, module: cst.Module) -> Scope:
@@ -465,7 +467,10 @@ class ScopeBuilder:
                 if scope.self_name is not None and target.value.value == scope.self_name:
                     table = self.self_assigns.setdefault(id(scope.class_node), {})
                     table.setdefault(target.attr.value, []).append(value if target is whole else None)
-            self._expr(target)
+            if cls is cst.Attribute:
+                self._expr(target.value)  # the attribute itself is written, not read
+            else:
+                self._expr(target)
 
     def _annotation(self, ann) -> None:
         self.typing_only += 1
@@ -514,6 +519,7 @@ class ScopeBuilder:
                 self._generic(node)
 
     def _attribute(self, node: cst.Attribute, method: bool = False, call=None) -> None:
+        self.attributes_read.add(node.attr.value)
         value = node.value
         if type(value) is cst.Name:
             self._use(value, METHOD if method else ATTR, attr=node.attr.value, parent=call if method else node)
@@ -606,6 +612,9 @@ class ScopeBuilder:
     def _arg(self, node: cst.Arg) -> None:
         self._expr(node.value)
 
+    def _string(self, node: cst.SimpleString) -> None:
+        self.strings.add(node.value)
+
     def _skip(self, node) -> None:
         return
 
@@ -684,5 +693,5 @@ _EXPR_HANDLERS = {
     cst.Integer: ScopeBuilder._skip,
     cst.Float: ScopeBuilder._skip,
     cst.Imaginary: ScopeBuilder._skip,
-    cst.SimpleString: ScopeBuilder._skip,
+    cst.SimpleString: ScopeBuilder._string,
 }

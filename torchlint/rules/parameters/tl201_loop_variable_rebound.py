@@ -6,13 +6,11 @@ import libcst as cst
 
 from ...facts.nodes import iter_statements, uses_name
 from ...rule import Rule
+from ...semantic.kinds import MODULE_ITERATORS
 
 # Methods whose result, iterated, yields the model's own objects: rebinding the loop variable changes none.
-ITERATION_METHODS = {
-    "parameters": "parameter", "named_parameters": "parameter", "buffers": "buffer", "named_buffers": "buffer",
-    "modules": "module", "named_modules": "module", "children": "module", "named_children": "module",
-}
-_NAMED = {"named_parameters", "named_buffers", "named_modules", "named_children"}
+ITERATION_METHODS = {method: what for method, (what, _named) in MODULE_ITERATORS.items()}
+_NAMED = {method for method, (_what, named) in MODULE_ITERATORS.items() if named}
 _ADVICE = {
     "parameter": "use {var}.copy_(...), {var}.zero_() or {var}[...] = ... under torch.no_grad()",
     "buffer": "use {var}.copy_(...), {var}.zero_() or {var}[...] = ... under torch.no_grad()",
