@@ -431,7 +431,7 @@ SCALER = "scaler"
 MODULE = "module"
 
 
-def is_kind(ctx: "Context", expr: Optional[cst.BaseExpression], kind: str) -> bool:
+def is_kind(ctx: "Context", expr: Optional[cst.BaseExpression], kind: str, at_least: Optional[int] = None) -> bool:
     """Strong evidence that ``expr`` holds a value of ``kind``: the one adapter the loop rules ask.
 
     The semantic model answers (``model.kinds.is_(expr, KIND, at_least=STRONG)``). One addition, for
@@ -444,9 +444,10 @@ def is_kind(ctx: "Context", expr: Optional[cst.BaseExpression], kind: str) -> bo
 
     target = {OPTIMIZER: sk.OPTIMIZER, SCHEDULER: sk.SCHEDULER, SCALER: sk.SCALER, MODULE: sk.MODULE}[kind]
     kinds = ctx.model.kinds
-    if kinds.is_(expr, target, at_least=sk.STRONG):
+    if kinds.is_(expr, target, at_least=sk.STRONG if at_least is None else at_least):
         return True
-    if kind in (MODULE, OPTIMIZER) and kinds.of(expr) is None and isinstance(expr, cst.Attribute) \
+    weakest = at_least is None or at_least <= sk.STRONG
+    if kind in (MODULE, OPTIMIZER) and weakest and kinds.of(expr) is None and isinstance(expr, cst.Attribute) \
             and isinstance(expr.value, cst.Name) and expr.value.value == "self":
         return _self_attr_api(ctx, expr, sk.MODULE_ONLY_METHODS if kind == MODULE else sk.OPTIMIZER_ONLY,
                               sk.CONTRADICTING_METHODS)

@@ -6,6 +6,7 @@ import libcst as cst
 
 from ...facts import loops
 from ...rule import UNSAFE, Fix, Rule
+from ...semantic.kinds import STRONG
 
 _TRAINING = (loops.BACKWARD, loops.ENGINE_BACKWARD, loops.STEP, loops.SCALER_STEP)
 
@@ -36,8 +37,6 @@ class ModelLeftInEvalMode(Rule):
     and the next training step (it may switch the mode back), and when any `model.train(flag)` runs
     there.
 
-    Evidence needed: STRONG for the model.
-
     ## Why is this bad?
     `eval()` switches dropout off and makes batch norm use (and stop updating) its running statistics.
     From the second epoch on, the model trains in eval mode: no dropout regularisation, batch-norm
@@ -46,21 +45,35 @@ class ModelLeftInEvalMode(Rule):
 
     ## Example
     ```python
-    for epoch in range(epochs):
+    def validate(model, loader):
+        model.eval()
+        with torch.no_grad():
+            return [model(x) for x, _ in loader]
+
+    model = nn.Sequential(nn.Linear(8, 8), nn.Dropout(0.5), nn.Linear(8, 1))
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    for epoch in range(10):
         for x, y in loader:
             optimizer.zero_grad()
-            criterion(model(x), y).backward()
+            F.mse_loss(model(x), y).backward()
             optimizer.step()
-        validate(model, val_loader)   # calls model.eval()
+        validate(model, val_loader)
     ```
 
     ## Use instead
     ```python
-    for epoch in range(epochs):
+    def validate(model, loader):
+        model.eval()
+        with torch.no_grad():
+            return [model(x) for x, _ in loader]
+
+    model = nn.Sequential(nn.Linear(8, 8), nn.Dropout(0.5), nn.Linear(8, 1))
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    for epoch in range(10):
         model.train()
         for x, y in loader:
             optimizer.zero_grad()
-            criterion(model(x), y).backward()
+            F.mse_loss(model(x), y).backward()
             optimizer.step()
         validate(model, val_loader)
     ```
@@ -79,6 +92,7 @@ class ModelLeftInEvalMode(Rule):
                "call '{model}.train()' at the top of the loop body")
     fix_availability = UNSAFE
     triggers = (".eval(", ".train(False")
+    needs = STRONG
 
     def __init__(self, ctx) -> None:
         super().__init__(ctx)
@@ -109,7 +123,7 @@ class ModelLeftInEvalMode(Rule):
                 continue
             if not self._trained_model(events, v.text):
                 continue
-            if not loops.is_kind(ctx, v.target, loops.MODULE):
+            if not loops.is_kind(ctx, v.target, loops.MODULE, self.needs):
                 continue
             self._reported.add(id(where))
             self.report(where, model=v.text, fix=self._fix(loop, v.text))

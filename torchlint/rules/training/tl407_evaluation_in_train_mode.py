@@ -7,6 +7,7 @@ import libcst as cst
 from ...facts import loops
 from ...facts.nodes import walk
 from ...rule import Rule
+from ...semantic.kinds import STRONG
 
 _MODE_WORDS = ("Dropout", "dropout", "BatchNorm", "InstanceNorm", "RReLU", "training", "Transformer", "LSTM",
                "GRU", "RNN", "MultiheadAttention", ".train(", ".eval(")
@@ -67,8 +68,6 @@ class EvaluationInTrainMode(Rule):
     proven free of them (`nn.Linear`, an in-file class of plain layers) is left alone. Silent when the
     model is passed, between the `train()` and the evaluation, to a function not defined in the file.
 
-    Evidence needed: STRONG for the model.
-
     ## Why is this bad?
     `no_grad()` only turns off gradient tracking; it does not change the mode. In train mode dropout
     still drops activations, so validation metrics are noisy and too pessimistic, and batch norm
@@ -77,18 +76,28 @@ class EvaluationInTrainMode(Rule):
 
     ## Example
     ```python
-    for epoch in range(epochs):
+    model = nn.Sequential(nn.Linear(8, 8), nn.Dropout(0.5), nn.Linear(8, 3))
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    for epoch in range(10):
         model.train()
-        train_one_epoch(model, loader, optimizer)
+        for x, y in loader:
+            optimizer.zero_grad()
+            F.cross_entropy(model(x), y).backward()
+            optimizer.step()
         with torch.no_grad():
             accuracy = (model(x_val).argmax(1) == y_val).float().mean()
     ```
 
     ## Use instead
     ```python
-    for epoch in range(epochs):
+    model = nn.Sequential(nn.Linear(8, 8), nn.Dropout(0.5), nn.Linear(8, 3))
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    for epoch in range(10):
         model.train()
-        train_one_epoch(model, loader, optimizer)
+        for x, y in loader:
+            optimizer.zero_grad()
+            F.cross_entropy(model(x), y).backward()
+            optimizer.step()
         model.eval()
         with torch.no_grad():
             accuracy = (model(x_val).argmax(1) == y_val).float().mean()
@@ -105,6 +114,7 @@ class EvaluationInTrainMode(Rule):
     message = ("'{model}' is still in train mode here ('{train}' above) and runs under no_grad for evaluation: "
                "dropout stays on and batch norm uses and updates batch statistics; call '{model}.eval()' first")
     triggers = ("no_grad", "inference_mode")
+    needs = STRONG
 
     def __init__(self, ctx) -> None:
         super().__init__(ctx)
@@ -137,7 +147,7 @@ class EvaluationInTrainMode(Rule):
                 continue
             if any(t.kind in _TRAINING and t.loops == f.loops and t.via is f.via and t.inlined for t in events):
                 continue
-            if not loops.is_kind(ctx, f.target, loops.MODULE) or mode_free(ctx, f.target):
+            if not loops.is_kind(ctx, f.target, loops.MODULE, self.needs) or mode_free(ctx, f.target):
                 continue
             self._reported.add(id(where))
             self.report(where, model=f.text, train=loops.code(train.node))

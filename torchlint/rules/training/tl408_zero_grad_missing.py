@@ -5,6 +5,7 @@ import libcst as cst
 from ...facts import loops
 from ...facts.nodes import walk
 from ...rule import Rule
+from ...semantic.kinds import STRONG
 
 
 class ZeroGradMissing(Rule):
@@ -25,8 +26,6 @@ class ZeroGradMissing(Rule):
     (`accelerator.backward(loss)`, `engine.backward(loss)`, `self.manual_backward(loss)`: engines such as
     DeepSpeed clear gradients inside `step()`), and for `optimizer.step(closure)` (the closure
     recomputes the gradients).
-
-    Evidence needed: STRONG for the optimizer.
 
     ## Why is this bad?
     `backward()` adds into `.grad`; it never overwrites it. Without clearing, every step applies the
@@ -64,6 +63,7 @@ class ZeroGradMissing(Rule):
     message = ("'{step}' runs after backward() every iteration but gradients are never cleared in this loop: "
                "they accumulate across steps; call '{opt}.zero_grad()' once per iteration")
     triggers = ("backward",)
+    needs = STRONG
 
     def visit_For(self, node: cst.For) -> None:
         self._check(node)
@@ -89,14 +89,14 @@ class ZeroGradMissing(Rule):
             return
         for step in steps:
             opt = step.target
-            if step.kind == loops.SCALER_STEP and not loops.is_kind(ctx, step.extra["scaler"], loops.SCALER):
+            if step.kind == loops.SCALER_STEP and not loops.is_kind(ctx, step.extra["scaler"], loops.SCALER, self.needs):
                 continue  # optimizer.step(closure) or an unknown x.step(y)
             for bw in backwards:
                 if loops.exclusive(bw, step):
                     continue
                 if bw.loops and step.loops and bw.loops[0] is step.loops[0]:
                     continue  # both in one nested loop: that loop is checked itself
-                if loops.is_kind(ctx, opt, loops.OPTIMIZER):
+                if loops.is_kind(ctx, opt, loops.OPTIMIZER, self.needs):
                     self.report(step.node, step=loops.code(step.node), opt=step.text)
                     return
                 break

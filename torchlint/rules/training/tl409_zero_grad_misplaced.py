@@ -4,6 +4,7 @@ import libcst as cst
 
 from ...facts import loops
 from ...rule import Rule
+from ...semantic.kinds import STRONG
 
 
 class ZeroGradMisplaced(Rule):
@@ -23,8 +24,6 @@ class ZeroGradMisplaced(Rule):
     optimizer.zero_grad(); continue`), for `optimizer.step(closure)`, and when another `backward()`
     runs between the clearing and the step.
 
-    Evidence needed: STRONG for the optimizer.
-
     ## Why is this bad?
     `zero_grad()` throws away the gradients `backward()` just computed. With the default
     `set_to_none=True` every `.grad` is `None` and `step()` skips every parameter: the model never
@@ -33,6 +32,7 @@ class ZeroGradMisplaced(Rule):
 
     ## Example
     ```python
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
     for x, y in loader:
         loss = criterion(model(x), y)
         loss.backward()
@@ -42,6 +42,7 @@ class ZeroGradMisplaced(Rule):
 
     ## Use instead
     ```python
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
     for x, y in loader:
         optimizer.zero_grad()
         loss = criterion(model(x), y)
@@ -60,6 +61,7 @@ class ZeroGradMisplaced(Rule):
     message = ("'{zero}' clears the gradients backward() just computed, so '{step}' has nothing to apply "
                "and the model does not train; clear the gradients before the forward pass or after the step")
     triggers = ("zero_grad",)
+    needs = STRONG
 
     def visit_For(self, node: cst.For) -> None:
         self._check(node)
@@ -86,7 +88,7 @@ class ZeroGradMisplaced(Rule):
                     break
                 if s.kind not in (loops.STEP, loops.SCALER_STEP):
                     continue
-                if s.kind == loops.SCALER_STEP and not loops.is_kind(ctx, s.extra["scaler"], loops.SCALER):
+                if s.kind == loops.SCALER_STEP and not loops.is_kind(ctx, s.extra["scaler"], loops.SCALER, self.needs):
                     continue
                 if not loops.runs_whenever(z, s) or not self._clears_for(z, s):
                     continue
@@ -95,7 +97,7 @@ class ZeroGradMisplaced(Rule):
 
     def _clears_for(self, z: loops.Event, s: loops.Event) -> bool:
         ctx = self.ctx
-        if not loops.is_kind(ctx, s.target, loops.OPTIMIZER):
+        if not loops.is_kind(ctx, s.target, loops.OPTIMIZER, self.needs):
             return False
         if z.text == s.text:
             return True

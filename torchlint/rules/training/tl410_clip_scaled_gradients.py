@@ -4,6 +4,7 @@ import libcst as cst
 
 from ...facts import loops
 from ...rule import Rule
+from ...semantic.kinds import STRONG
 
 
 class ClipScaledGradients(Rule):
@@ -18,8 +19,6 @@ class ClipScaledGradients(Rule):
     `step` and `update` all called on it in the function). The clip must run in the same iteration as
     the backward and the step (not in another branch).
 
-    Evidence needed: STRONG for the scaler.
-
     ## Why is this bad?
     Between `scale(loss).backward()` and `step()` the gradients are multiplied by the loss scale
     (65536 at the start, adjusted dynamically). Clipping them to `max_norm=1.0` clips the scaled
@@ -29,19 +28,27 @@ class ClipScaledGradients(Rule):
 
     ## Example
     ```python
-    scaler.scale(loss).backward()
-    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-    scaler.step(optimizer)
-    scaler.update()
+    scaler = torch.amp.GradScaler()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    for x, y in loader:
+        optimizer.zero_grad()
+        scaler.scale(F.mse_loss(model(x), y)).backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        scaler.step(optimizer)
+        scaler.update()
     ```
 
     ## Use instead
     ```python
-    scaler.scale(loss).backward()
-    scaler.unscale_(optimizer)
-    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-    scaler.step(optimizer)
-    scaler.update()
+    scaler = torch.amp.GradScaler()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    for x, y in loader:
+        optimizer.zero_grad()
+        scaler.scale(F.mse_loss(model(x), y)).backward()
+        scaler.unscale_(optimizer)
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        scaler.step(optimizer)
+        scaler.update()
     ```
 
     ## Fix safety
@@ -55,6 +62,7 @@ class ClipScaledGradients(Rule):
     message = ("'{clip}' clips gradients still multiplied by the GradScaler's loss scale, so the bound is "
                "wrong by that factor; call '{scaler}.unscale_({opt})' before clipping")
     triggers = ("unscale_", "clip_grad")
+    needs = STRONG
 
     def visit_For(self, node: cst.For) -> None:
         self._check(node)
@@ -92,6 +100,6 @@ class ClipScaledGradients(Rule):
             if step is None or loops.exclusive(step, c) or step.loops != c.loops:
                 continue
             scaler = step.extra["scaler"]
-            if not loops.is_kind(ctx, scaler, loops.SCALER):
+            if not loops.is_kind(ctx, scaler, loops.SCALER, self.needs):
                 continue
             self.report(c.node, clip=loops.code(c.node.func), scaler=backward.scaled_by, opt=step.text)

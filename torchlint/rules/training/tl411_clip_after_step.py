@@ -4,6 +4,7 @@ import libcst as cst
 
 from ...facts import loops
 from ...rule import Rule
+from ...semantic.kinds import STRONG
 
 
 def _max_norm_is_infinite(call: cst.Call) -> bool:
@@ -25,8 +26,6 @@ class ClipAfterStep(Rule):
     condition or nested under it). Silent for `clip_grad_norm_(params, float("inf"))`, which only
     measures the norm.
 
-    Evidence needed: STRONG for the optimizer.
-
     ## Why is this bad?
     `optimizer.step()` has already applied the unclipped gradients; clipping them afterwards changes
     values nobody reads before `zero_grad()` discards them. Clipping silently does nothing and
@@ -34,18 +33,22 @@ class ClipAfterStep(Rule):
 
     ## Example
     ```python
-    optimizer.zero_grad()
-    loss.backward()
-    optimizer.step()
-    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    for x, y in loader:
+        optimizer.zero_grad()
+        F.mse_loss(model(x), y).backward()
+        optimizer.step()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
     ```
 
     ## Use instead
     ```python
-    optimizer.zero_grad()
-    loss.backward()
-    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-    optimizer.step()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    for x, y in loader:
+        optimizer.zero_grad()
+        F.mse_loss(model(x), y).backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
     ```
 
     ## Fix safety
@@ -58,6 +61,7 @@ class ClipAfterStep(Rule):
     message = ("'{clip}' runs after '{step}' already applied the unclipped gradients, and they are cleared "
                "before the next step: clipping does nothing; clip between backward() and the step")
     triggers = ("clip_grad",)
+    needs = STRONG
 
     def visit_For(self, node: cst.For) -> None:
         self._check(node, cyclic=True)
@@ -86,11 +90,11 @@ class ClipAfterStep(Rule):
                     break
             if step is None or not loops.runs_whenever(step, c):
                 continue
-            if step.kind == loops.SCALER_STEP and not loops.is_kind(ctx, step.extra["scaler"], loops.SCALER):
+            if step.kind == loops.SCALER_STEP and not loops.is_kind(ctx, step.extra["scaler"], loops.SCALER, self.needs):
                 continue
             if not self._cleared_before_next_use(events, c, cyclic):
                 continue
-            if not loops.is_kind(ctx, step.target, loops.OPTIMIZER):
+            if not loops.is_kind(ctx, step.target, loops.OPTIMIZER, self.needs):
                 continue
             self.report(c.node, clip=loops.code(c.node.func), step=loops.code(step.node))
 

@@ -7,6 +7,7 @@ import libcst as cst
 from ...facts import loops
 from ...facts.nodes import walk
 from ...rule import Rule
+from ...semantic.kinds import STRONG
 
 _SCALING_OPS = (cst.Divide, cst.Multiply, cst.FloorDivide)
 _SCALING_AUG = (cst.DivideAssign, cst.MultiplyAssign)
@@ -39,8 +40,6 @@ class GradAccumulationUnscaled(Rule):
     (`accelerator.backward(loss)` divides by the accumulation steps itself) and whenever the loss comes
     from an expression that already scales it.
 
-    Evidence needed: STRONG for the optimizer.
-
     ## Why is this bad?
     A mean-reduced loss gives each micro-batch's average gradient; summing `k` of them without
     dividing gives `k` times the gradient of the combined batch. With SGD the step is `k` times
@@ -51,8 +50,9 @@ class GradAccumulationUnscaled(Rule):
 
     ## Example
     ```python
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
     for i, (x, y) in enumerate(loader):
-        loss = criterion(model(x), y)
+        loss = F.cross_entropy(model(x), y)
         loss.backward()
         if (i + 1) % accum_steps == 0:
             optimizer.step()
@@ -61,8 +61,9 @@ class GradAccumulationUnscaled(Rule):
 
     ## Use instead
     ```python
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
     for i, (x, y) in enumerate(loader):
-        loss = criterion(model(x), y) / accum_steps
+        loss = F.cross_entropy(model(x), y) / accum_steps
         loss.backward()
         if (i + 1) % accum_steps == 0:
             optimizer.step()
@@ -80,6 +81,7 @@ class GradAccumulationUnscaled(Rule):
                "the loss is never divided by '{k}': the step is '{k}' times larger than one batch's; "
                "backpropagate '{loss} / {k}'")
     triggers = ("%",)
+    needs = STRONG
 
     def visit_For(self, node: cst.For) -> None:
         self._check(node)
@@ -113,9 +115,9 @@ class GradAccumulationUnscaled(Rule):
                 continue
             if self._divided_somewhere(k):
                 continue
-            if s.kind == loops.SCALER_STEP and not loops.is_kind(ctx, s.extra["scaler"], loops.SCALER):
+            if s.kind == loops.SCALER_STEP and not loops.is_kind(ctx, s.extra["scaler"], loops.SCALER, self.needs):
                 continue
-            if not loops.is_kind(ctx, s.target, loops.OPTIMIZER):
+            if not loops.is_kind(ctx, s.target, loops.OPTIMIZER, self.needs):
                 continue
             self.report(bw.node, loss=bw.text, k=loops.code(k))
             return

@@ -60,8 +60,6 @@ class EpochSchedulerSteppedPerBatch(Rule):
     Silent for per-batch schedulers (`OneCycleLR`, `CyclicLR`, `LambdaLR` warm-ups, ...), for a step
     under a condition (`if i % steps_per_epoch == 0`), and for schedulers passed in as parameters.
 
-    Evidence needed: PROVEN (the constructor) for the scheduler.
-
     ## Why is this bad?
     These schedulers count their argument in calls to `step()`. Stepping once per batch instead of once
     per epoch divides every milestone by the number of batches: `StepLR(step_size=30, gamma=0.1)` decays
