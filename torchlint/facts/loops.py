@@ -16,7 +16,6 @@ handler and the result is cached per loop on the file's context.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Iterator, Optional
 
 import libcst as cst
@@ -46,25 +45,51 @@ CLIP_FUNCTIONS = frozenset({
     "torch.nn.utils.clip_grad.clip_grad_norm",
 })
 _AUTOGRAD_BACKWARD = frozenset({"torch.autograd.backward"})
-_HELPER_DEPTH = 3
 
 
 def code(node: cst.CSTNode) -> str:
     return cst.Module(body=[]).code_for_node(node)
 
 
-@dataclass(eq=False)
 class Event:
-    kind: str
-    node: cst.CSTNode                       # the call (or the assignment / del for cleared gradients)
-    target: Optional[cst.BaseExpression]    # the optimizer / model / loss / scheduler the event is about
-    text: Optional[str]                     # source text of the target, in the caller's terms
-    guards: tuple = ()                      # ((compound node, arm), ...) from the block down to the event
-    no_grad: bool = False                   # under torch.no_grad() / inference_mode() inside the block
-    via: Optional[cst.Call] = None          # the helper call of the block this event was inlined from
-    scaled_by: Optional[str] = None         # BACKWARD: text of the scaler in scaler.scale(loss).backward()
-    index: int = 0                          # execution order in the block
-    extra: dict = field(default_factory=dict)
+    """One training-loop event of a block. ``text`` (the target's source, in the block's terms) is computed
+    on first use: most events are never compared."""
+
+    __slots__ = ("kind", "node", "target", "_text", "_raw", "_mapping", "guards", "no_grad", "via", "scaled_by",
+                 "index", "extra")
+
+    def __init__(self, kind: str, node: cst.CSTNode, target: Optional[cst.BaseExpression], guards: tuple = (),
+                 no_grad: bool = False, via: Optional[cst.Call] = None, scaled_by: Optional[str] = None,
+                 index: int = 0, extra: Optional[dict] = None, raw=None, mapping=None) -> None:
+        self.kind = kind
+        self.node = node                  # the call (or the assignment / del for cleared gradients)
+        self.target = target              # the optimizer / model / loss / scheduler the event is about
+        self._text = None
+        self._raw = raw                   # the helper's own event this one was inlined from
+        self._mapping = mapping           # parameter -> argument of that inlining
+        self.guards = guards              # ((compound node, arm), ...) from the block down to the event
+        self.no_grad = no_grad            # under torch.no_grad() / inference_mode()
+        self.via = via                    # the call in the block this event was inlined from
+        self.scaled_by = scaled_by        # BACKWARD: text of the scaler in scaler.scale(loss).backward()
+        self.index = index                # execution order in the block
+        self.extra = extra if extra is not None else {}
+
+    @property
+    def text(self) -> Optional[str]:
+        if self._text is None and self.target is not None:
+            raw = self._raw
+            if raw is None or self.target is not raw.target:
+                self._text = code(self.target)
+            else:
+                self._text = _subst_text(raw.text, self._mapping)
+        return self._text
+
+    def moved(self, guards: tuple, index: int) -> "Event":
+        """The same event seen from an enclosing block's loop (guards trimmed, index renumbered)."""
+        ev = Event(self.kind, self.node, self.target, guards, self.no_grad, self.via, self.scaled_by, index,
+                   self.extra, self._raw, self._mapping)
+        ev._text = self._text
+        return ev
 
     @property
     def inlined(self) -> bool:
@@ -215,112 +240,131 @@ def helper_of(ctx: "Context", call: cst.Call, cls: Optional[cst.ClassDef] = None
 
 # ---------------------------------------------------------------------- the flattened block
 class _Builder:
+    """Flattens one body (a function's or the module's) into events. Helper calls are replaced by the
+    helper's own events (computed once per helper and cached), re-expressed in the caller's terms."""
+
     def __init__(self, ctx: "Context", cls, self_name) -> None:
         self.ctx = ctx
         self.cls = cls
         self.self_name = self_name
         self.events: list[Event] = []
 
-    def block(self, stmts, guards: tuple, no_grad: bool, via, mapping, depth: int, seen: tuple) -> None:
+    def block(self, stmts, guards: tuple, no_grad: bool) -> None:
         for stmt in stmts:
-            self.statement(stmt, guards, no_grad, via, mapping, depth, seen)
+            self.statement(stmt, guards, no_grad)
 
-    def suite(self, suite, guards, no_grad, via, mapping, depth, seen) -> None:
+    def suite(self, suite, guards, no_grad) -> None:
         if isinstance(suite, cst.IndentedBlock):
-            self.block(suite.body, guards, no_grad, via, mapping, depth, seen)
+            self.block(suite.body, guards, no_grad)
         elif isinstance(suite, cst.SimpleStatementSuite):
             for small in suite.body:
-                self.small(small, guards, no_grad, via, mapping, depth, seen)
+                self.small(small, guards, no_grad)
 
-    def statement(self, stmt, guards, no_grad, via, mapping, depth, seen) -> None:
+    def statement(self, stmt, guards, no_grad) -> None:
         if isinstance(stmt, cst.SimpleStatementLine):
             for small in stmt.body:
-                self.small(small, guards, no_grad, via, mapping, depth, seen)
+                self.small(small, guards, no_grad)
         elif isinstance(stmt, (cst.FunctionDef, cst.ClassDef)):
             return
         elif isinstance(stmt, cst.If):
-            self.expr(stmt.test, guards, no_grad, via, mapping, depth, seen)
-            self.suite(stmt.body, guards + ((stmt, "body"),), no_grad, via, mapping, depth, seen)
+            self.expr(stmt.test, guards, no_grad)
+            self.suite(stmt.body, guards + ((stmt, "body"),), no_grad)
             if stmt.orelse is not None:
                 if isinstance(stmt.orelse, cst.If):
-                    self.statement(stmt.orelse, guards + ((stmt, "orelse"),), no_grad, via, mapping, depth, seen)
+                    self.statement(stmt.orelse, guards + ((stmt, "orelse"),), no_grad)
                 else:
-                    self.suite(stmt.orelse.body, guards + ((stmt, "orelse"),), no_grad, via, mapping, depth, seen)
+                    self.suite(stmt.orelse.body, guards + ((stmt, "orelse"),), no_grad)
         elif isinstance(stmt, (cst.For, cst.While)):
-            head = stmt.iter if isinstance(stmt, cst.For) else stmt.test
-            self.expr(head, guards, no_grad, via, mapping, depth, seen)
-            self.suite(stmt.body, guards + ((stmt, "loop"),), no_grad, via, mapping, depth, seen)
+            self.expr(stmt.iter if isinstance(stmt, cst.For) else stmt.test, guards, no_grad)
+            self.suite(stmt.body, guards + ((stmt, "loop"),), no_grad)
             if stmt.orelse is not None:
-                self.suite(stmt.orelse.body, guards, no_grad, via, mapping, depth, seen)
+                self.suite(stmt.orelse.body, guards, no_grad)
         elif isinstance(stmt, cst.With):
             inner = no_grad
             for item in stmt.items:
-                self.expr(item.item, guards, no_grad, via, mapping, depth, seen)
+                self.expr(item.item, guards, no_grad)
                 if self.ctx.is_no_grad_expr(item.item):
                     inner = True
-            self.suite(stmt.body, guards, inner, via, mapping, depth, seen)
+            self.suite(stmt.body, guards, inner)
         elif isinstance(stmt, cst.Try):
-            self.suite(stmt.body, guards, no_grad, via, mapping, depth, seen)
+            self.suite(stmt.body, guards, no_grad)
             for i, handler in enumerate(stmt.handlers):
-                self.suite(handler.body, guards + ((stmt, ("handler", i)),), no_grad, via, mapping, depth, seen)
+                self.suite(handler.body, guards + ((stmt, ("handler", i)),), no_grad)
             if stmt.orelse is not None:
-                self.suite(stmt.orelse.body, guards, no_grad, via, mapping, depth, seen)
+                self.suite(stmt.orelse.body, guards, no_grad)
             if stmt.finalbody is not None:
-                self.suite(stmt.finalbody.body, guards, no_grad, via, mapping, depth, seen)
+                self.suite(stmt.finalbody.body, guards, no_grad)
         elif isinstance(stmt, cst.Match):
-            self.expr(stmt.subject, guards, no_grad, via, mapping, depth, seen)
+            self.expr(stmt.subject, guards, no_grad)
             for i, case in enumerate(stmt.cases):
-                self.suite(case.body, guards + ((stmt, ("case", i)),), no_grad, via, mapping, depth, seen)
+                self.suite(case.body, guards + ((stmt, ("case", i)),), no_grad)
 
-    def small(self, small, guards, no_grad, via, mapping, depth, seen) -> None:
-        if isinstance(small, (cst.Assign, cst.AugAssign, cst.AnnAssign)):
-            targets = [t.target for t in small.targets] if isinstance(small, cst.Assign) else [small.target]
-            if isinstance(small, cst.Assign) and any(is_grad_attribute(t) for t in targets):
-                self.add(ZERO_GRAD, small, targets[0], guards, no_grad, via, mapping)
+    def small(self, small, guards, no_grad) -> None:
+        if isinstance(small, cst.Assign):
+            targets = [t.target for t in small.targets]
+            if any(is_grad_attribute(t) for t in targets):
+                self.add(ZERO_GRAD, small, targets[0], guards, no_grad)
         elif isinstance(small, cst.Del):
             if any(is_grad_attribute(n) for n in walk(small.target) if isinstance(n, cst.Attribute)):
-                self.add(ZERO_GRAD, small, None, guards, no_grad, via, mapping)
-        self.expr(small, guards, no_grad, via, mapping, depth, seen)
+                self.add(ZERO_GRAD, small, None, guards, no_grad)
+        self.expr(small, guards, no_grad)
 
-    def expr(self, node, guards, no_grad, via, mapping, depth, seen) -> None:
+    def expr(self, node, guards, no_grad) -> None:
         ctx = self.ctx
         for sub in walk(node, into_scopes=False):
-            if not isinstance(sub, cst.Call):
+            if type(sub) is not cst.Call:
                 continue
             found = classify_call(ctx, sub)
             if found is not None:
                 kind, target, extra = found
-                self.add(kind, sub, target, guards, no_grad, via, mapping, **extra)
+                scaled = extra.pop("scaled_by", None)
+                self.add(kind, sub, target, guards, no_grad, scaled, extra)
                 continue
             func = sub.func
-            if isinstance(func, (cst.Name, cst.Attribute)) and depth < _HELPER_DEPTH:
-                helper = helper_of(ctx, sub, self.cls, self.self_name)
-                if helper is not None and helper[0] not in seen:
-                    fdef, fmap = helper
-                    # arguments are read in the caller's terms
-                    fmap = {k: _subst(v, mapping) for k, v in fmap.items()}
-                    self.block(fdef.body.body if isinstance(fdef.body, cst.IndentedBlock) else [],
-                               guards, no_grad or _no_grad_decorated(ctx, fdef), via or sub, fmap, depth + 1,
-                               seen + (fdef,))
-                    continue
             if isinstance(func, (cst.Name, cst.Attribute)):
-                self.add(FORWARD, sub, func, guards, no_grad, via, mapping)
+                helper = helper_of(ctx, sub, self.cls, self.self_name)
+                if helper is not None and self.inline(sub, helper, guards, no_grad):
+                    continue
+                self.add(FORWARD, sub, func, guards, no_grad)
 
-    def add(self, kind, node, target, guards, no_grad, via, mapping, **extra) -> None:
-        text = None
-        original = target
-        if target is not None:
-            target = _subst(target, mapping) if mapping else target
-            text = code(target) if target is not original else _subst_text(code(original), mapping)
-        scaled = extra.pop("scaled_by", None)
-        if scaled is not None and mapping:
-            scaled = _subst_text(scaled, mapping)
-        ev = Event(kind, node, target, text, guards, no_grad, via, scaled, len(self.events), extra)
-        if via is not None and original is not None:
-            root = _root_name(original)
-            mapping = mapping or {}
-            ev.extra["foreign"] = root is None or (root not in mapping and root != mapping.get("__self__"))
-        self.events.append(ev)
+    def add(self, kind, node, target, guards, no_grad, scaled=None, extra=None) -> None:
+        self.events.append(Event(kind, node, target, guards, no_grad, None, scaled, len(self.events), extra))
+
+    def inline(self, call: cst.Call, helper, guards, no_grad) -> bool:
+        fdef, mapping = helper
+        raw_events = _helper_events(self.ctx, fdef, self.cls)
+        if raw_events is None:
+            return False  # recursive helper
+        own_self = mapping.get("__self__")
+        for raw in raw_events:
+            target = _subst(raw.target, mapping) if raw.target is not None else None
+            extra = dict(raw.extra)
+            root = _root_name(raw.target) if raw.target is not None else None
+            extra["foreign"] = raw.extra.get("foreign", False) or root is None or (
+                root not in mapping and root != own_self)
+            scaled = _subst_text(raw.scaled_by, mapping) if raw.scaled_by is not None else None
+            self.events.append(Event(raw.kind, raw.node, target, guards + raw.guards, no_grad or raw.no_grad, call,
+                                     scaled, len(self.events), extra, raw, mapping))
+        return True
+
+
+def _helper_events(ctx: "Context", fdef: cst.FunctionDef, cls) -> Optional[list[Event]]:
+    """The events of a helper's body in its own terms, once per helper (None while it is being built:
+    recursion)."""
+    cache = ctx.__dict__.setdefault("_loops_helpers", {})
+    key = id(fdef)
+    if key in cache:
+        hit = cache[key]
+        return hit[1] if hit is not None else None
+    cache[key] = None
+    params = (*fdef.params.posonly_params, *fdef.params.params)
+    self_name = params[0].name.value if cls is not None and params and _class_methods(cls).get(
+        fdef.name.value) is fdef else None
+    builder = _Builder(ctx, cls if self_name is not None else None, self_name)
+    if isinstance(fdef.body, cst.IndentedBlock):
+        builder.block(fdef.body.body, (), _no_grad_decorated(ctx, fdef))
+    cache[key] = (fdef, builder.events)
+    return builder.events
 
 
 def _no_grad_decorated(ctx: "Context", fdef: cst.FunctionDef) -> bool:
@@ -344,8 +388,8 @@ def _subst(expr: cst.BaseExpression, mapping) -> cst.BaseExpression:
     return expr
 
 
-def _subst_text(text: str, mapping) -> str:
-    if not mapping:
+def _subst_text(text: Optional[str], mapping) -> Optional[str]:
+    if not mapping or text is None:
         return text
     head, dot, tail = text.partition(".")
     value = mapping.get(head)
@@ -355,29 +399,47 @@ def _subst_text(text: str, mapping) -> str:
 
 
 # ---------------------------------------------------------------------- public questions
-def block_events(ctx: "Context", owner: cst.CSTNode) -> list[Event]:
-    """Events of a loop body (``owner`` a For/While), a function body (``owner`` a FunctionDef) or a
-    script (``owner`` the Module), in execution order, helpers inlined. Cached per node on the context."""
-    cache = getattr(ctx, "_loops_cache", None)
-    if cache is None:
-        cache = ctx._loops_cache = {}
-    key = id(owner)
-    hit = cache.get(key)
+def _owner_events(ctx: "Context", owner: cst.CSTNode) -> list[Event]:
+    cache = ctx.__dict__.setdefault("_loops_owners", {})
+    hit = cache.get(id(owner))
     if hit is not None and hit[0] is owner:
         return hit[1]
-    cls = ctx.current_class
-    self_name = ctx.func_stack[-1].self_name if ctx.func_stack else None
-    builder = _Builder(ctx, cls, self_name)
-    body = owner.body
     if isinstance(owner, cst.Module):
-        builder.block(owner.body, (), False, None, None, 0, ())
-    elif isinstance(body, cst.IndentedBlock):
-        builder.block(body.body, (), ctx.in_no_grad, None, None, 0, ())
-    elif isinstance(body, cst.SimpleStatementSuite):
-        for small in body.body:
-            builder.small(small, (), ctx.in_no_grad, None, None, 0, ())
-    cache[key] = (owner, builder.events)
+        builder = _Builder(ctx, None, None)
+        builder.block(owner.body, (), False)
+    else:
+        cls = ctx.current_class if owner is ctx.current_function else None
+        self_name = ctx.func_stack[-1].self_name if ctx.func_stack and owner is ctx.current_function else None
+        builder = _Builder(ctx, cls, self_name)
+        if isinstance(owner.body, cst.IndentedBlock):
+            builder.block(owner.body.body, (), _no_grad_decorated(ctx, owner))
+    cache[id(owner)] = (owner, builder.events)
     return builder.events
+
+
+def block_events(ctx: "Context", owner: cst.CSTNode) -> list[Event]:
+    """Events of a loop body (``owner`` a For/While being visited), a function body (``owner`` a
+    FunctionDef) or a script (``owner`` the Module), in execution order, helpers inlined. A function's
+    events are built once; a loop's are the view of its enclosing function's (or the module's) events
+    inside that loop. Cached per node on the context."""
+    if isinstance(owner, (cst.FunctionDef, cst.Module)):
+        return _owner_events(ctx, owner)
+    cache = ctx.__dict__.setdefault("_loops_views", {})
+    hit = cache.get(id(owner))
+    if hit is not None and hit[0] is owner:
+        return hit[1]
+    scope = ctx.current_function
+    if scope is None:
+        scope = ctx.stack[0] if ctx.stack and isinstance(ctx.stack[0], cst.Module) else None
+    view: list[Event] = []
+    if scope is not None:
+        for e in _owner_events(ctx, scope):
+            for k, (guard, arm) in enumerate(e.guards):
+                if guard is owner:
+                    view.append(e.moved(e.guards[k + 1:], len(view)))
+                    break
+    cache[id(owner)] = (owner, view)
+    return view
 
 
 def runs_whenever(a: Event, b: Event) -> bool:
