@@ -37,7 +37,7 @@ UNSCALE = "unscale"        # scaler.unscale_(optimizer)
 EVAL = "eval"              # m.eval(), m.train(False)
 TRAIN = "train"            # m.train(), m.train(True)
 MODE = "mode"              # m.train(flag) with a flag we cannot read
-FORWARD = "forward"        # m(...) : a call of a plain name or self attribute (the model is called)
+FORWARD = "forward"        # m(...): any other call (extra["detached"]: its result is .detach()-ed at once)
 
 CLIP_FUNCTIONS = frozenset({
     "torch.nn.utils.clip_grad_norm_", "torch.nn.utils.clip_grad_value_", "torch.nn.utils.clip_grad_norm",
@@ -311,9 +311,12 @@ class _Builder:
 
     def expr(self, node, guards, no_grad) -> None:
         ctx = self.ctx
+        detached: set = set()
         for sub in walk(node, into_scopes=False):
             if type(sub) is not cst.Call:
                 continue
+            if isinstance(sub.func, cst.Attribute) and sub.func.attr.value in ("detach", "detach_"):
+                detached.update(id(n) for n in walk(sub.func.value, into_scopes=False) if type(n) is cst.Call)
             found = classify_call(ctx, sub)
             if found is not None:
                 kind, target, extra = found
@@ -325,7 +328,7 @@ class _Builder:
                 helper = helper_of(ctx, sub, self.cls, self.self_name)
                 if helper is not None and self.inline(sub, helper, guards, no_grad):
                     continue
-                self.add(FORWARD, sub, func, guards, no_grad)
+                self.add(FORWARD, sub, func, guards, no_grad, None, {"detached": True} if id(sub) in detached else None)
 
     def add(self, kind, node, target, guards, no_grad, scaled=None, extra=None) -> None:
         self.events.append(Event(kind, node, target, guards, no_grad, None, scaled, len(self.events), extra))

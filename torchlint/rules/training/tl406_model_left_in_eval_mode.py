@@ -29,7 +29,8 @@ class ModelLeftInEvalMode(Rule):
 
     The model must be a Module with strong evidence (a construction, Module-only API such as
     `model.parameters()`, or every call site passing one) and must be called outside `torch.no_grad()`
-    in the loop (a frozen teacher that is only run under `no_grad` is left alone). The eval call must
+    in the loop with a result that is not detached at once (a frozen teacher run under `no_grad`, or a
+    DQN target network read as `target_net(s).max(1)[0].detach()`, is left alone). The eval call must
     come after a training step of the same iteration (`backward()` or an optimizer step, directly, in a
     nested loop or in a helper); an `eval()` at the top of the body, before training, is deliberate.
 
@@ -155,7 +156,8 @@ class ModelLeftInEvalMode(Rule):
     @staticmethod
     def _trained_model(events, text) -> bool:
         """The model is run with autograd on in the loop (its output can reach the loss)."""
-        return any(e.kind == loops.FORWARD and not e.no_grad and e.text == text for e in events)
+        return any(e.kind == loops.FORWARD and not e.no_grad and not e.extra.get("detached") and e.text == text
+                   for e in events)
 
     @staticmethod
     def _fix(loop, text: str) -> Optional[Fix]:
