@@ -8,7 +8,8 @@ from ...facts import loops
 from ...rule import UNSAFE, Fix, Rule
 from ...semantic.kinds import STRONG
 
-_TRAINING = (loops.BACKWARD, loops.ENGINE_BACKWARD, loops.STEP, loops.SCALER_STEP)
+# A training step is recognised by its backward(): a bare x.step() may be a scheduler's.
+_TRAINING = (loops.BACKWARD, loops.ENGINE_BACKWARD)
 
 
 def _same_model(a: Optional[str], b: Optional[str]) -> bool:
@@ -31,7 +32,7 @@ class ModelLeftInEvalMode(Rule):
     `model.parameters()`, or every call site passing one) and must be called outside `torch.no_grad()`
     in the loop with a result that is not detached at once (a frozen teacher run under `no_grad`, or a
     DQN target network read as `target_net(s).max(1)[0].detach()`, is left alone). The eval call must
-    come after a training step of the same iteration (`backward()` or an optimizer step, directly, in a
+    come after a training step of the same iteration (a `backward()`, directly, in a
     nested loop or in a helper); an `eval()` at the top of the body, before training, is deliberate.
 
     Silent when the model is passed to a function that is not defined in the file between the eval

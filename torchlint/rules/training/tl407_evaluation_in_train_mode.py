@@ -11,7 +11,8 @@ from ...semantic.kinds import STRONG
 
 _MODE_WORDS = ("Dropout", "dropout", "BatchNorm", "InstanceNorm", "RReLU", "training", "Transformer", "LSTM",
                "GRU", "RNN", "MultiheadAttention", ".train(", ".eval(")
-_TRAINING = (loops.BACKWARD, loops.ENGINE_BACKWARD, loops.STEP, loops.SCALER_STEP)
+# A training step is recognised by its backward(): a bare x.step() may be a scheduler's.
+_TRAINING = (loops.BACKWARD, loops.ENGINE_BACKWARD)
 
 
 def _class_is_mode_free(ctx, cls: cst.ClassDef) -> bool:
@@ -57,10 +58,10 @@ class EvaluationInTrainMode(Rule):
     Finds a model run under `torch.no_grad()` / `torch.inference_mode()` (or in an in-file helper
     decorated with them, such as `validate(model, loader)`) after the same function put it in train
     mode -- `model.train()` directly or in an in-file helper like `train_one_epoch(model, ...)` -- and
-    trained it (`backward()` or an optimizer step since the `train()`), with no `model.eval()` in
+    trained it (a `backward()` since the `train()`), with no `model.eval()` in
     between. A `train()` followed by no-grad forwards and no training is batch-norm recalibration
     (`torch.optim.swa_utils.update_bn`) and is left alone. Only evaluation outside the training iteration counts: the no-grad call
-    must not sit in the same loop level as a `backward()` or optimizer step (a GAN's generator sampled
+    must not sit in the same loop level as a `backward()` (a GAN's generator sampled
     under `no_grad`, a pseudo-labelling pass or an EMA teacher inside the training step are deliberate).
 
     The model must be a Module with strong evidence, and either of unknown class or of a class with
