@@ -61,7 +61,7 @@ class ClipScaledGradients(Rule):
     summary = "Gradient clipping between scaler.scale(loss).backward() and scaler.step() without unscale_()."
     message = ("'{clip}' clips gradients still multiplied by the GradScaler's loss scale, so the bound is "
                "wrong by that factor; call '{scaler}.unscale_({opt})' before clipping")
-    triggers = ("unscale_", "clip_grad")
+    triggers = ("clip_grad",)
     needs = STRONG
 
     def visit_For(self, node: cst.For) -> None:

@@ -80,7 +80,7 @@ class GradAccumulationUnscaled(Rule):
     message = ("'{loss}' is backpropagated every micro-batch and the optimizer steps every '{k}' of them, but "
                "the loss is never divided by '{k}': the step is '{k}' times larger than one batch's; "
                "backpropagate '{loss} / {k}'")
-    triggers = ("%",)
+    triggers = ("backward",)
     needs = STRONG
 
     def visit_For(self, node: cst.For) -> None:
