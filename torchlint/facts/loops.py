@@ -239,6 +239,11 @@ def helper_of(ctx: "Context", call: cst.Call, cls: Optional[cst.ClassDef] = None
 
 
 # ---------------------------------------------------------------------- the flattened block
+# A helper whose flattened body holds more events than this is not inlined (its call stays a plain call):
+# summaries are copied into every caller, so a deep chain of helpers must not grow without bound.
+_MAX_HELPER_EVENTS = 200
+
+
 class _Builder:
     """Flattens one body (a function's or the module's) into events. Helper calls are replaced by the
     helper's own events (computed once per helper and cached), re-expressed in the caller's terms."""
@@ -336,15 +341,17 @@ class _Builder:
     def inline(self, call: cst.Call, helper, guards, no_grad) -> bool:
         fdef, mapping = helper
         raw_events = _helper_events(self.ctx, fdef, self.cls)
-        if raw_events is None:
-            return False  # recursive helper
+        if raw_events is None or len(raw_events) > _MAX_HELPER_EVENTS:
+            return False  # a recursive helper, or one too large to summarise
         own_self = mapping.get("__self__")
         for raw in raw_events:
+            root = _root_name(raw.target) if raw.target is not None else None
+            foreign = raw.extra.get("foreign", False) or root is None or (root not in mapping and root != own_self)
+            if foreign and raw.kind == FORWARD:
+                continue  # a call on the helper's own values: nothing the caller can ask about
             target = _subst(raw.target, mapping) if raw.target is not None else None
             extra = dict(raw.extra)
-            root = _root_name(raw.target) if raw.target is not None else None
-            extra["foreign"] = raw.extra.get("foreign", False) or root is None or (
-                root not in mapping and root != own_self)
+            extra["foreign"] = foreign
             scaled = _subst_text(raw.scaled_by, mapping) if raw.scaled_by is not None else None
             self.events.append(Event(raw.kind, raw.node, target, guards + raw.guards, no_grad or raw.no_grad, call,
                                      scaled, len(self.events), extra, raw, mapping))
