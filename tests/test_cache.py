@@ -127,3 +127,67 @@ def test_warm_run_imports_neither_libcst_nor_rules(tmp_path):
             "print('libcst' in sys.modules, 'torchlint.engine' in sys.modules)") % str(FIXTURES)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
     assert out.stdout.strip().splitlines()[-1] == "False False"
+
+
+MALFORMED = [[1], [None], [{"code": "TL101"}],
+             [{"code": "TL101", "message": "m", "line": "1", "col": 0, "end_line": 1, "end_col": 0}],
+             [{"code": "TL101", "message": "m", "line": 1, "col": 0, "end_line": 1, "end_col": 0, "fix": 3}],
+             "x", {"a": 1}]
+
+
+@pytest.mark.parametrize("diagnostics", MALFORMED)
+def test_well_formed_json_with_malformed_diagnostics_is_a_miss(tmp_path, counted, diagnostics):
+    src = tmp_path / "m.py"
+    shutil.copy(BAD, src)
+    good = runner.lint_one(str(src), "m.py", options(tmp_path / "c"))
+    [entry] = [os.path.join(d, f) for d, _, fs in os.walk(tmp_path / "c") for f in fs if f.endswith(".json")]
+    with open(entry, encoding="utf-8") as handle:
+        data = json.load(handle)
+    data["diagnostics"] = diagnostics
+    with open(entry, "w", encoding="utf-8") as handle:
+        json.dump(data, handle)
+    again = runner.lint_one(str(src), "m.py", options(tmp_path / "c"))
+    assert again.diagnostics == good.diagnostics and len(counted) == 2
+    with open(entry, encoding="utf-8") as handle:
+        assert json.load(handle)["diagnostics"] == json.loads(json.dumps(
+            [{k: v for k, v in d.items() if k != "path"} for d in good.diagnostics]))
+
+
+def test_key_includes_the_interpreter(monkeypatch):
+    from torchlint import cache
+
+    before = cache.settings_digest(("TL101",))
+    monkeypatch.setattr(cache.sys, "version_info", (3, 99, 0, "final", 0))
+    assert cache.settings_digest(("TL101",)) != before
+    monkeypatch.undo()
+    monkeypatch.setattr(cache.sys.implementation, "name", "pypy")
+    assert cache.settings_digest(("TL101",)) != before
+
+
+def test_gitignore_only_in_a_folder_torchlint_created(tmp_path):
+    src = tmp_path / "m.py"
+    shutil.copy(BAD, src)
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    runner.lint_one(str(src), "m.py", options(mine))
+    assert not (mine / ".gitignore").exists()
+    assert any(f.endswith(".json") for _, _, fs in os.walk(mine) for f in fs)
+    fresh = tmp_path / "new" / "cache"
+    runner.lint_one(str(src), "m.py", options(fresh))
+    assert (fresh / ".gitignore").read_text().splitlines()[-1] == "*"
+    assert not (tmp_path / "new" / ".gitignore").exists()
+
+
+def test_cache_dir_dot_keeps_the_project_visible_to_git(tmp_path):
+    git = shutil.which("git")
+    if git is None:
+        pytest.skip("git not installed")
+    subprocess.run([git, "init", "-q", str(tmp_path)], check=True)
+    shutil.copy(BAD, tmp_path / "a.py")
+    out = subprocess.run([sys.executable, "-m", "torchlint", "--isolated", "--cache-dir", ".", "a.py"],
+                         capture_output=True, cwd=tmp_path, timeout=300, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    assert out.returncode == 1, out.stderr
+    assert not (tmp_path / ".gitignore").exists()
+    status = subprocess.run([git, "status", "--porcelain", "--untracked-files=all"], cwd=tmp_path,
+                            capture_output=True, text=True).stdout
+    assert "a.py" in status

@@ -86,4 +86,4 @@ def test_a_broken_rule_is_reported_not_a_traceback(monkeypatch, tmp_path, capsys
     real = torchlint.rules.all_rules()
     monkeypatch.setattr(torchlint.rules, "all_rules", lambda: (*real, TemporaryBrokenRule))
     code, out = run_flake8(tmp_path, capsys, "--select", "TL")
-    assert code == 1 and "TL003 torchlint internal error: ZeroDivisionError: boom" in out
+    assert code == 1 and "TL003 rule TL997 (temporary-broken) failed here: ZeroDivisionError: boom" in out

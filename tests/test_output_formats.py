@@ -30,9 +30,11 @@ def test_text_position_and_summary():
     assert first.startswith(f"{REL}:{FIRST['line']}:{FIRST['col']}: TL101 sub-modules kept in a plain list")
     n = len(out.stdout.decode().splitlines())
     data = json.loads(_out("--output-format", "json", "--select", "TL101", REL).stdout)
-    fixable = sum(1 for d in data if d["fix"])
-    assert len(data) == n and 0 < fixable < n
-    assert out.stderr.decode().strip() == f"Found {n} findings in 1 file ({fixable} fixable)"
+    safe = sum(1 for d in data if d["fix"] and d["fix"]["applicability"] == "safe")
+    unsafe = sum(1 for d in data if d["fix"] and d["fix"]["applicability"] == "unsafe")
+    assert len(data) == n and 0 < safe < n
+    more = f", {unsafe} more with --unsafe-fixes" if unsafe else ""
+    assert out.stderr.decode().strip() == f"Found {n} findings in 1 file ({safe} fixable{more})"
 
 
 def test_summary_counts_files_and_unsafe_fixes():

@@ -120,7 +120,7 @@ def test_hundred_thousand_line_file(tmp_path):
     body = "".join(f"x{i} = torch.zeros({i % 7})\n" for i in range(100_000))
     big.write_text("import torch\nimport torch.nn as nn\n" + body)
     start = time.monotonic()
-    out = run_cli(str(big))
+    out = run_cli("--max-file-size", "0", "--file-timeout", "0", str(big))  # 2.6 MB: over the default limits
     assert out.returncode == 0, out.stdout[:500]
     assert b"Traceback" not in out.stderr
     assert time.monotonic() - start < 240
@@ -141,10 +141,14 @@ def test_unreadable_file_exit_2(tmp_path, monkeypatch):
     target = tmp_path / "secret.py"
     target.write_text("import torch\n")
 
-    def denied(path, display):
-        raise PermissionError(13, "Permission denied")
+    real_open = os.open
 
-    monkeypatch.setattr(runner, "_read", denied)
+    def denied(path, flags, *args, **kwargs):
+        if str(path) == str(target):
+            raise PermissionError(13, "Permission denied")
+        return real_open(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(runner.os, "open", denied)
     report = runner.lint_one(str(target), str(target), runner.Options(tuple(r.code for r in RULES)))
     assert report.fatal and report.diagnostics[0]["code"] == "TL002"
     assert "Permission denied" in report.diagnostics[0]["message"]

@@ -51,7 +51,8 @@ def venv(name: str, packages: list[str]) -> pathlib.Path:
 BASE_ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 
 
-def measure(cmd: list[str], repeat: int, cwd=None, env=None, warmup: bool = True) -> dict:
+def measure(cmd: list[str], repeat: int, cwd=None, env=None, warmup: bool = True, ok=(0, 1),
+            timeout: float = None) -> dict:
     """Median CPU seconds, wall seconds and peak RSS (MiB) of a whole child process, after one
     unmeasured warm-up run (byte-code compiled, files in the page cache)."""
     env = dict(BASE_ENV, **(env or {}))
@@ -61,12 +62,19 @@ def measure(cmd: list[str], repeat: int, cwd=None, env=None, warmup: bool = True
     for _ in range(repeat):
         start = time.perf_counter()
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=cwd, env=env)
+        if timeout is not None:
+            try:
+                proc.wait(timeout)  # the child stays a zombie until wait4 below collects its usage
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+                raise
         _pid, status, usage = os.wait4(proc.pid, 0)
         wall.append(time.perf_counter() - start)
         cpu.append(usage.ru_utime + usage.ru_stime)
         rss.append(usage.ru_maxrss / 1024)
         code = os.waitstatus_to_exitcode(status)
-        if code not in (0, 1):
+        if code not in ok:
             raise RuntimeError(f"{cmd[:3]}... exited {code}")
     return {"cpu": statistics.median(cpu), "wall": statistics.median(wall), "rss": statistics.median(rss)}
 
@@ -78,6 +86,39 @@ def corpus_sets(quick: bool) -> dict[str, list[str]]:
         sets["transformers models/"] = [str(p) for p in sorted(models.rglob("*.py"))]
         sets["timm 1.0.31"] = [str(p) for p in sorted((corpus_check.fetch("timm") / "timm").rglob("*.py"))]
     return sets
+
+
+PATHOLOGICAL = {
+    # issue 14: each must lint in at most 3x its own parse, or be refused by the guard with one line
+    "one class, 50,000 self.x = [...] lines": lambda: (
+        "import torch.nn as nn\n\n\nclass M(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+        + "".join(f"        self.l{i} = [nn.Linear({i}, 2)]\n" for i in range(50000))),
+    "x = a + a + ... (5,000 terms)": lambda: "import torch\nx = " + " + ".join(["torch.zeros(1)"] * 5000) + "\n",
+    "1,000 nested calls": lambda: "import torch\nx = " + "torch.f(" * 1000 + "1" + ")" * 1000 + "\n",
+}
+
+
+def pathological(py: str, cache_off: list[str], parse_timeout: float = 120) -> list[tuple[str, dict, str, str]]:
+    """(name, torchlint measurement, its first output line, libcst parse CPU or why not) per file."""
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, make in PATHOLOGICAL.items():
+            path = pathlib.Path(tmp) / "p.py"
+            path.write_text(make())
+            cmd = [py, "-m", "torchlint", "-j1", "--isolated", *cache_off, str(path)]
+            m = measure(cmd, 1, warmup=False, ok=(0, 1, 2))
+            first = subprocess.run(cmd, capture_output=True, text=True).stdout.splitlines()[:1]
+            line = first[0].split(": ", 1)[1][:90] if first else ""
+            if line.startswith(("TL001", "TL002", "TL003")):
+                parse = "not parsed (refused)"
+            else:
+                try:
+                    parse = "%.2f" % measure([py, "-c", PARSE_LOOP, str(path)], 1, warmup=False,
+                                             timeout=parse_timeout)["cpu"]
+                except subprocess.TimeoutExpired:
+                    parse = f"> {parse_timeout:.0f}"
+            rows.append((name, m, line, parse))
+    return rows
 
 
 def main(argv=None) -> int:
@@ -169,9 +210,11 @@ def main(argv=None) -> int:
     ratios.append(("single file", "4b. flake8+torchlint / flake8 on modeling_t5.py, wall (target <= 2.5)",
                    single["flake8 modeling_t5.py + torchlint"]["wall"] / single["flake8 modeling_t5.py (no plugin)"]["wall"]))
 
+    patho = pathological(py, cache_off)
+
     runs = (f"{1 if args.quick else args.repeat} (four folders, single file), "
             f"{1 if args.quick else args.repeat_large} (large corpora)")
-    report = render(rows, single, ratios, runs)
+    report = render(rows, single, ratios, runs, patho)
     print(report)
     if args.markdown:
         pathlib.Path(args.markdown).write_text(report)
@@ -196,7 +239,7 @@ def _versions() -> str:
     return ", ".join(parts)
 
 
-def render(rows, single, ratios, repeat) -> str:
+def render(rows, single, ratios, repeat, patho=()) -> str:
     lines = [f"Benchmark run {datetime.date.today().isoformat()} on {platform.machine()}, {os.cpu_count()} CPUs, "
              f"{_versions()}; median of {repeat} run(s); whole processes; CPU = user+sys of the process tree.", ""]
     for label, n, r in rows:
@@ -208,6 +251,13 @@ def render(rows, single, ratios, repeat) -> str:
               "| --- | ---: | ---: | ---: |"]
     for tool, m in single.items():
         lines.append(f"| {tool} | {m['cpu']:.2f} | {m['wall']:.2f} | {m['rss']:.0f} |")
+    if patho:
+        lines += ["", "### pathological files (issue 14: <= 3x their own parse, or refused with one line)", "",
+                  "| file | torchlint CPU s | wall s | peak MiB | libcst parse CPU s | first line |",
+                  "| --- | ---: | ---: | ---: | ---: | --- |"]
+        for name, m, line, parse in patho:
+            lines.append(f"| {name} | {m['cpu']:.2f} | {m['wall']:.2f} | {m['rss']:.0f} | {parse} | "
+                         f"{line.replace('|', '/')} |")
     lines += ["", "### targets", "", "| corpus | ratio | measured |", "| --- | --- | ---: |"]
     for label, what, value in ratios:
         lines.append(f"| {label} | {what} | {value:.2f} |")

@@ -19,14 +19,16 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from helpers import split_marker  # noqa: E402
+from helpers import expected_codes, split_marker  # noqa: E402
 
 from torchlint.engine import lint_source  # noqa: E402
 from torchlint.fix import fix_text  # noqa: E402
 from torchlint.rules import all_rules  # noqa: E402
 
 
-def render(path: pathlib.Path, text: str) -> str:
+def render(path: pathlib.Path, text: str, accept_missing: bool = False) -> str:
+    """The file with its markers rewritten; refuses (SystemExit) to drop an expectation that no longer
+    fires unless ``accept_missing``: a missed finding is a regression to look at, not to snapshot away."""
     rules = all_rules()
     stripped_lines = []
     for line in text.splitlines(keepends=True):
@@ -41,6 +43,11 @@ def render(path: pathlib.Path, text: str) -> str:
     by_line: dict[int, list] = {}
     for f in result.findings:
         by_line.setdefault(f.line, []).append(f"{f.code} @{f.col + 1}: {f.message}")
+    wanted = {(line, code) for line, code in expected_codes(path)}
+    missing = sorted(wanted - {(f.line, f.code) for f in result.findings})
+    if missing and not accept_missing:
+        lines = ", ".join(f"{line}:{code}" for line, code in missing)
+        raise SystemExit(f"{path}: marked but not reported: {lines} (fix the rule, or --accept-missing)")
     out = []
     for lineno, (code, ending) in enumerate(stripped_lines, start=1):
         entries = by_line.get(lineno)
@@ -52,13 +59,15 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("paths", nargs="*", type=pathlib.Path)
     parser.add_argument("--check", action="store_true", help="change nothing; exit 1 if a file is out of date")
+    parser.add_argument("--accept-missing", action="store_true",
+                        help="drop expectations that no longer fire (default: stop and name them)")
     args = parser.parse_args(argv)
     roots = [p.resolve() for p in args.paths] or [ROOT / "fixtures"]
     files = sorted({p for r in roots for p in ([r] if r.is_file() else r.rglob("*.py")) if p.name != "fixed.py"})
     stale = []
     for path in files:
         text = path.read_text(encoding="utf-8")
-        new = render(path, text)
+        new = render(path, text, args.accept_missing)
         targets = [(path, new)]
         if path.name == "bad.py" and (path.parent / "fixed.py").exists():
             fixed, _count, _ = fix_text(new, str(path), all_rules(), unsafe=True)

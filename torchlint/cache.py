@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
 import tempfile
 from typing import Optional, Sequence
 
@@ -54,13 +55,19 @@ def _code_stamp() -> str:
     return _CODE_STAMP
 
 
+def _interpreter() -> str:
+    """The interpreter's name and version: syntax errors, CPython's messages and what parses differ by version."""
+    return f"{sys.implementation.name}-{'.'.join(map(str, sys.version_info[:3]))}"
+
+
 def settings_digest(codes: Sequence[str], extra: str = "") -> str:
-    text = f"{__version__}|{_code_stamp()}|{FORMAT}|{','.join(sorted(codes))}|{extra}"
+    text = f"{__version__}|{_interpreter()}|{_code_stamp()}|{FORMAT}|{','.join(sorted(codes))}|{extra}"
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 class Cache:
     def __init__(self, root: str, settings: str) -> None:
+        self.root = root
         self.folder = os.path.join(root, f"v{FORMAT}", settings)
         self._made = False
 
@@ -79,15 +86,18 @@ class Cache:
             return None
         if not isinstance(entry, dict) or entry.get("key") != key or not isinstance(entry.get("diagnostics"), list):
             return None
-        return entry["diagnostics"]
+        diagnostics = entry["diagnostics"]
+        if not all(_valid(d) for d in diagnostics):
+            return None  # damaged or from another format: a miss, rebuilt by the next store
+        return diagnostics
 
     def store(self, key: str, diagnostics: list[dict]) -> None:
         path = self._path(key)
         try:
-            os.makedirs(os.path.dirname(path), exist_ok=True)
             if not self._made:
-                _write_gitignore(os.path.dirname(os.path.dirname(self.folder)))
+                _make_root(self.root)
                 self._made = True
+            os.makedirs(os.path.dirname(path), exist_ok=True)
             fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=os.path.dirname(path))
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
                 json.dump({"key": key, "diagnostics": diagnostics}, handle)
@@ -96,11 +106,34 @@ class Cache:
             pass  # a cache that cannot be written is only slower
 
 
-def _write_gitignore(root: str) -> None:
-    path = os.path.join(root, ".gitignore")
-    if not os.path.exists(path):
-        try:
-            with open(path, "w", encoding="utf-8") as handle:
-                handle.write("# created by torchlint\n*\n")
-        except OSError:
-            pass
+_FIELDS = (("code", str), ("message", str), ("line", int), ("col", int), ("end_line", int), ("end_col", int))
+
+
+def _valid(d) -> bool:
+    """A cached diagnostic has every field the reporters read, with the right type."""
+    if not isinstance(d, dict):
+        return False
+    for name, kind in _FIELDS:
+        value = d.get(name)
+        if not isinstance(value, kind) or isinstance(value, bool):
+            return False
+    if not isinstance(d.get("name", ""), str):
+        return False
+    fix = d.get("fix")
+    if fix is not None and not (isinstance(fix, dict) and isinstance(fix.get("applicability"), str)):
+        return False
+    return True
+
+
+def _make_root(root: str) -> None:
+    """Create the cache folder. Only a folder torchlint creates itself gets a ``.gitignore`` (``*``): a
+    folder that already exists (``--cache-dir .``, a folder of the user's) is never given one, since it
+    would hide the user's own files from git."""
+    if os.path.isdir(root):
+        return
+    os.makedirs(root, exist_ok=True)
+    try:
+        with open(os.path.join(root, ".gitignore"), "x", encoding="utf-8") as handle:
+            handle.write("# created by torchlint\n*\n")
+    except OSError:
+        pass

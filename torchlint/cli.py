@@ -64,6 +64,30 @@ def _add_check_arguments(p: argparse.ArgumentParser) -> None:
                    help="result cache folder (default: .torchlint_cache beside the nearest pyproject.toml, "
                         "or $TORCHLINT_CACHE_DIR)")
     p.add_argument("--quiet", "-q", action="store_true", help="no summary line")
+    p.add_argument("--file-timeout", type=_seconds, default=None, metavar="SECONDS",
+                   help="stop checking a file after this many seconds and report it (TL003) instead "
+                        "(default 30; 0: no limit; also [tool.torchlint] file-timeout)")
+    p.add_argument("--max-file-size", type=_size, default=None, metavar="SIZE",
+                   help="skip files larger than this (TL002), e.g. 1048576, 512K or 4M "
+                        "(default 1M; 0: no limit; also [tool.torchlint] max-file-size)")
+
+
+def _seconds(value: str) -> float:
+    from .config import ConfigError, parse_timeout
+
+    try:
+        return parse_timeout(value, "--file-timeout")
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _size(value: str) -> int:
+    from .config import ConfigError, parse_size
+
+    try:
+        return parse_size(value, "--max-file-size")
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -86,16 +110,40 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             return print_rules(args.output_format)
         from .runner import run_check
 
-        return run_check(args)
+        closed = _stdout_closed()
+        code = run_check(args)
+        if closed and not getattr(args, "output_file", None):
+            return EXIT_ERROR  # the report had nowhere to go
+        return code
     except KeyboardInterrupt:
         return 130
-    except BrokenPipeError:
+    except BrokenPipeError:  # e.g. `torchlint . | head -1`: stop quietly
+        _silence_stdout()
         return EXIT_ERROR
     except Exception as exc:  # never a traceback to the user
         print(f"torchlint: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
         if os.environ.get("TORCHLINT_DEBUG"):
             raise
         return EXIT_ERROR
+
+
+def _stdout_closed() -> bool:
+    """Started with a closed standard output (``torchlint a.py >&-``): Python sets sys.stdout to None. Give
+    it (and a closed stderr) a sink, so the run ends quietly with exit code 2 instead of a traceback."""
+    closed = False
+    for name in ("stdout", "stderr"):
+        if getattr(sys, name) is None:
+            setattr(sys, name, open(os.devnull, "w", encoding="utf-8"))
+            closed = closed or name == "stdout"
+    return closed
+
+
+def _silence_stdout() -> None:
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
 
 
 def entry() -> None:
@@ -105,6 +153,6 @@ def entry() -> None:
     try:
         sys.stdout.flush()
         sys.stderr.flush()
-    except (BrokenPipeError, ValueError):
+    except (OSError, ValueError, AttributeError):  # a broken or closed stream: nothing more to say
         code = code or EXIT_ERROR
     os._exit(code)

@@ -14,7 +14,8 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any, Optional, Sequence
 
-KNOWN_KEYS = ("select", "extend-select", "ignore", "per-file-ignores", "exclude", "extend-exclude")
+KNOWN_KEYS = ("select", "extend-select", "ignore", "per-file-ignores", "exclude", "extend-exclude", "file-timeout",
+              "max-file-size")
 
 
 class ConfigError(Exception):
@@ -31,6 +32,41 @@ class Config:
     per_file_ignores: list[tuple[str, list[str]]] = field(default_factory=list)
     exclude: Optional[list[str]] = None
     extend_exclude: list[str] = field(default_factory=list)
+    file_timeout: Optional[float] = None  # seconds one file may take (0: no limit); None: the default
+    max_file_size: Optional[int] = None  # bytes (0: no limit); None: the default
+
+
+def parse_size(value: Any, where: str) -> int:
+    """A size in bytes: an integer, or a string with a K/M/G suffix ("512K", "2M"); 0 means no limit."""
+    if isinstance(value, bool):
+        raise ConfigError(f"{where} must be a size in bytes such as 1048576 or \"1M\", not {value!r}")
+    if isinstance(value, int) and value >= 0:
+        return value
+    if isinstance(value, str):
+        text = value.strip().upper().removesuffix("B")
+        scale = {"K": 1024, "M": 1024 ** 2, "G": 1024 ** 3}.get(text[-1:], 1)
+        number = text[:-1] if scale > 1 else text
+        try:
+            size = float(number)
+        except ValueError:
+            size = -1.0
+        if size >= 0:
+            return int(size * scale)
+    raise ConfigError(f"{where} must be a size in bytes such as 1048576 or \"1M\", not {value!r}")
+
+
+def parse_timeout(value: Any, where: str) -> float:
+    """Seconds (a number >= 0; 0 means no limit)."""
+    if not isinstance(value, bool) and isinstance(value, (int, float)) and value >= 0:
+        return float(value)
+    if isinstance(value, str):
+        try:
+            number = float(value.strip().lower().removesuffix("s"))
+        except ValueError:
+            number = -1.0
+        if number >= 0:
+            return number
+    raise ConfigError(f"{where} must be a number of seconds >= 0 (0: no limit), not {value!r}")
 
 
 # ---------------------------------------------------------------------------------------- reading
@@ -129,6 +165,10 @@ def read_config(path: str) -> Config:
         config.exclude = _string_list(section["exclude"], f"{where} exclude")
     if "extend-exclude" in section:
         config.extend_exclude = _string_list(section["extend-exclude"], f"{where} extend-exclude")
+    if "file-timeout" in section:
+        config.file_timeout = parse_timeout(section["file-timeout"], f"{where} file-timeout")
+    if "max-file-size" in section:
+        config.max_file_size = parse_size(section["max-file-size"], f"{where} max-file-size")
     return config
 
 

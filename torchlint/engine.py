@@ -74,7 +74,10 @@ def _walk(root: cst.CSTNode, ctx: Context, dispatch: _Dispatch) -> None:
         handlers = visit.get(cls)
         if handlers:
             for handler in handlers:
-                handler(node)
+                try:
+                    handler(node)
+                except Exception as exc:  # noqa: B902 - one rule's bug must not cost the file its other findings
+                    _rule_failed(ctx, dispatch, handler, node, exc)
         for name in fields_of.get(cls) or child_fields(cls):
             value = getattr(node, name)
             kind = type(value)
@@ -89,12 +92,30 @@ def _walk(root: cst.CSTNode, ctx: Context, dispatch: _Dispatch) -> None:
         handlers = leave.get(cls)
         if handlers:
             for handler in handlers:
-                handler(node)
+                try:
+                    handler(node)
+                except Exception as exc:  # noqa: B902
+                    _rule_failed(ctx, dispatch, handler, node, exc)
         if scope is not None:
             _leave_scope(ctx, scope, entered)
         stack.pop()
 
     walk(root)
+
+
+def _rule_failed(ctx: Context, dispatch: _Dispatch, handler, node: cst.CSTNode, exc: Exception) -> None:
+    """A rule raised: one TL003 finding names it, and the rule is switched off for the rest of the file."""
+    rule = getattr(handler, "__self__", None)
+    for table in (dispatch.visit, dispatch.leave):
+        for key, handlers in table.items():
+            if any(getattr(h, "__self__", None) is rule for h in handlers):
+                table[key] = [h for h in handlers if getattr(h, "__self__", None) is not rule]
+    code, name = getattr(rule, "code", "?"), getattr(rule, "name", "?")
+    detail = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
+    ctx.findings.append(Finding(code=INTERNAL_ERROR, message=f"rule {code} ({name}) failed here: "
+                                f"{type(exc).__name__}{': ' + detail if detail else ''}; {code} was skipped for the "
+                                f"rest of this file, the other rules ran", line=0, col=0, end_line=0, end_col=0,
+                                name="internal-error", fix=None, node=node))
 
 
 _SCOPED = {cst.ClassDef: "class", cst.FunctionDef: "function", cst.With: "with", cst.For: "loop", cst.While: "loop"}
@@ -146,7 +167,14 @@ def decode_source(source: Union[bytes, str]) -> str:
     return text
 
 
-def parse(text: str) -> cst.Module:
+def parse(text: str, path: str = "<unknown>", python_checked: bool = False) -> cst.Module:
+    """libcst's parse, behind the guard (torchlint/guard.py): a file CPython rejects, or one deep enough to
+    hang or crash libcst's native parser, is a LintError(TL001) and never reaches libcst."""
+    from .guard import check
+
+    rejected = check(text, path, python=not python_checked)
+    if rejected is not None:
+        raise LintError(SYNTAX_ERROR, rejected.message, rejected.line, rejected.col)
     try:
         return cst.parse_module(text)
     except RecursionError:
@@ -170,6 +198,12 @@ def _explain_parse_failure(text: str, exc: Exception) -> LintError:
         return LintError(SYNTAX_ERROR, f"syntax error: {type(err).__name__}: {err}")
     line = getattr(exc, "raw_line", 1) or 1
     col = getattr(exc, "raw_column", 0) or 0
+    if (line, col) <= (1, 0) and "\f" in text:
+        # libcst rejects a form feed in indentation and reports 1:1; point at the form feed instead
+        pos = text.index("\f")
+        line, col = text.count("\n", 0, pos) + 1, pos - (text.rfind("\n", 0, pos) + 1)
+        return LintError(SYNTAX_ERROR, "cannot parse: valid Python that libcst does not support (a form feed "
+                         "character)", line, col)
     detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     return LintError(SYNTAX_ERROR, f"cannot parse: valid Python that libcst does not support ({detail})", line, col)
 
@@ -249,8 +283,10 @@ def _text_edit(module: cst.Module, positions, fix: Fix) -> Optional[dict]:
 
 
 def lint_source(source: Union[bytes, str], path: str = "<stdin>", rule_classes: Optional[Sequence[type[Rule]]] = None,
-                *, apply_noqa: bool = True) -> FileResult:
-    """Lint one file's source. Never raises for bad input: errors come back in ``FileResult.error``."""
+                *, apply_noqa: bool = True, python_checked: bool = False) -> FileResult:
+    """Lint one file's source. Never raises for bad input: errors come back in ``FileResult.error``.
+    Every file is syntax-checked by CPython's compiler (also one no rule would look at) unless
+    ``python_checked`` says the caller's CPython parsed it already (flake8)."""
     if rule_classes is None:
         from .rules import default_rules
         rule_classes = default_rules()
@@ -265,13 +301,21 @@ def lint_source(source: Union[bytes, str], path: str = "<stdin>", rule_classes: 
         text = decode_source(source)
         active = rules_for_text(rule_classes, text)
         if not active:
+            if not python_checked:
+                from .guard import check
+
+                rejected = check(text, path)
+                if rejected is not None:
+                    raise LintError(SYNTAX_ERROR, rejected.message, rejected.line, rejected.col)
             return FileResult(path, [], text=text)
-        module = parse(text)
+        module = parse(text, path, python_checked)
         findings = lint_module(module, text, path, active)
     except LintError as exc:
         return FileResult(path, [], error=exc)
     except RecursionError:
         return FileResult(path, [], error=LintError(INTERNAL_ERROR, "file too deeply nested to analyse"))
+    except MemoryError:
+        return FileResult(path, [], error=LintError(INTERNAL_ERROR, "out of memory while analysing this file"))
     finally:
         if gc_enabled:
             gc.enable()

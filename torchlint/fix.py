@@ -9,6 +9,7 @@ from typing import Optional, Sequence
 import libcst as cst
 
 from .engine import FileResult, lint_source
+from .fixsafety import keeps_comments
 from .rule import SAFE, Finding, Rule
 
 MAX_ROUNDS = 8
@@ -25,7 +26,12 @@ class _Replacer(cst.CSTTransformer):
 
 
 def applicable(finding: Finding, unsafe: bool) -> bool:
-    return finding.fix is not None and finding.edit is not None and (finding.fix.applicability == SAFE or unsafe)
+    """The fix may be applied: it has an edit, its applicability is allowed, and (the contract every fix keeps,
+    checked here again for fixes not built through ``fixsafety.offer``) it drops no comment of what it rewrites."""
+    fix = finding.fix
+    if fix is None or finding.edit is None or not (fix.applicability == SAFE or unsafe):
+        return False
+    return all(keeps_comments(old, new) for old, new in fix.replacements)
 
 
 def _span(finding: Finding):
@@ -93,24 +99,37 @@ def fix_text(text: str, path: str, rule_classes: Sequence[type[Rule]], *, unsafe
 
 
 def write_atomically(path: str, data: bytes, expected_mtime_ns: Optional[int] = None) -> bool:
-    """Write via a temporary file and rename. Returns False (and writes nothing) when the file changed
-    on disk since it was read (its mtime differs from ``expected_mtime_ns``)."""
-    if expected_mtime_ns is not None:
-        try:
-            if os.stat(path).st_mtime_ns != expected_mtime_ns:
-                return False
-        except OSError:
-            return False
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".torchlint-", suffix=".tmp", dir=directory)
+    """Write ``data`` to the file ``path`` names. Returns False (and writes nothing) when the file changed on
+    disk since it was read (its mtime differs from ``expected_mtime_ns``).
+
+    A symbolic link is written through: its target gets the new content and the link stays a link. A file
+    with one name is replaced atomically (a temporary file beside it, renamed over it, mode kept); a file
+    with several hard links is rewritten in place, so every name still shares the new content. Raises
+    OSError when the file cannot be written (a read-only file system, no permission)."""
+    target = os.path.realpath(path)
+    try:
+        st = os.stat(target)
+    except OSError:
+        return False
+    if expected_mtime_ns is not None and st.st_mtime_ns != expected_mtime_ns:
+        return False
+    if st.st_nlink > 1:
+        _write_in_place(target, data)
+        return True
+    directory = os.path.dirname(target)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".torchlint-", suffix=".tmp", dir=directory)
+    except OSError:
+        _write_in_place(target, data)  # a folder we may not create files in: the file itself may be writable
+        return True
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
         try:
-            os.chmod(tmp, os.stat(path).st_mode & 0o7777)
+            os.chmod(tmp, st.st_mode & 0o7777)
         except OSError:
             pass
-        os.replace(tmp, path)
+        os.replace(tmp, target)
     except BaseException:
         try:
             os.unlink(tmp)
@@ -118,3 +137,9 @@ def write_atomically(path: str, data: bytes, expected_mtime_ns: Optional[int] = 
             pass
         raise
     return True
+
+
+def _write_in_place(target: str, data: bytes) -> None:
+    with open(target, "r+b") as handle:
+        handle.write(data)
+        handle.truncate()

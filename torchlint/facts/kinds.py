@@ -95,15 +95,29 @@ class KindResolver:
         if cls is not None:
             for value in iter_self_assigned_values(cls):
                 if isinstance(value, cst.Call):
-                    if self.ctx.resolve(value.func) in PARAMETER_CLASSES:
+                    if self.ctx.resolve(value.func) in PARAMETER_CLASSES or self.call_has_parameters(value):
                         result = True
                         break
-                    sub = self.module_class_of(value.func)
-                    if sub is not None and self.class_has_parameters(sub):
+                elif isinstance(value, cst.Name):  # a layer built elsewhere: a parameter, a local name
+                    fact = self.ctx.model.kinds.of(value)
+                    if fact is not None and fact.kind == MODULE and fact.strength >= 3 and fact.cls \
+                            and fact.cls != class_name and self.class_has_parameters(fact.cls):
                         result = True
                         break
         self._class_params_cache[class_name] = result
         return result
+
+    def module_class_of_call(self, node: cst.Call) -> tuple[Optional[str], bool]:
+        """(class, direct) of the Module a call proves to return: a constructor (direct), or, through the
+        semantic model, an in-file or sibling helper whose every return is a Module, a sibling class.
+        The class is None when the call is no proven Module; "?" when the class itself is unknown."""
+        cls = self.module_class_of(node.func)
+        if cls is not None:
+            return cls, True
+        fact = self.ctx.model.kinds.of(node)
+        if fact is not None and fact.kind == MODULE and fact.strength >= 3:
+            return fact.cls or "?", False
+        return None, False
 
     def construction_matters(self, node: cst.BaseExpression) -> bool:
         """A Module construction whose registration matters: it holds (or may hold) parameters, or
@@ -111,20 +125,34 @@ class KindResolver:
         ``nn.Sequential()`` lose nothing by not being registered."""
         if not isinstance(node, cst.Call):
             return False
-        cls = self.module_class_of(node.func)
+        cls, direct = self.module_class_of_call(node)
         if cls is None:
             return False
         if cls in torch_facts.CONTAINER_CLASSES:
-            return bool(node.args)
+            return bool(node.args) or not direct
         if self.class_has_parameters(cls) is not False:
             return True
         return cls.rsplit(".", 1)[-1] in TRAINING_DEPENDENT_NAMES or "Dropout" in cls
 
     def constructs_parameterised_module(self, node: cst.BaseExpression) -> bool:
-        if not isinstance(node, cst.Call):
-            return False
+        return isinstance(node, cst.Call) and self.call_has_parameters(node) is True
+
+    def call_has_parameters(self, node: cst.Call, depth: int = 0) -> Optional[bool]:
+        """Does the Module this call builds hold parameters? Containers by their arguments, helpers (in-file
+        functions and methods) by what they return; None when unknown."""
         cls = self.module_class_of(node.func)
-        return cls is not None and self.class_has_parameters(cls) is True
+        if cls is not None:
+            if cls in torch_facts.CONTAINER_CLASSES and node.args:
+                found = [self.call_has_parameters(a.value, depth + 1) for a in node.args
+                         if isinstance(a.value, cst.Call) and depth < 6]
+                return True if any(found) else None
+            return self.class_has_parameters(cls)
+        helper = self.ctx.model.callee_of(node) if depth < 6 else None
+        if helper is not None:
+            returned = [v for v in self.ctx.model.returns_of(helper) if isinstance(v, cst.Call)]
+            if any(self.call_has_parameters(v, depth + 1) for v in returned):
+                return True
+        return None
 
     # ----------------------------------------------------------------- kinds (asked of the semantic model)
     def kind_of(self, node: cst.BaseExpression) -> Optional[str]:

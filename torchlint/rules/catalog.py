@@ -4,7 +4,7 @@ RULES = (
     ('TL101', True),
     ('TL102', True),
     ('TL103', True),
-    ('TL104', True),
+    ('TL104', False),
     ('TL105', True),
     ('TL106', True),
     ('TL107', True),

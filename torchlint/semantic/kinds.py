@@ -96,6 +96,9 @@ LAYER_PARAMETER_ATTRS = frozenset({"weight", "bias", "in_proj_weight", "in_proj_
 _WRAPPING_ITERS = frozenset({"tqdm", "tqdm.tqdm", "tqdm.auto.tqdm", "tqdm.notebook.tqdm"})
 
 
+_IDENTITY_OR_MEMBERSHIP = (cst.Is, cst.IsNot, cst.In, cst.NotIn)
+
+
 class KindFact:
     __slots__ = ("kind", "strength", "reasons", "cls")
 
@@ -222,6 +225,16 @@ class KindEngine:
             return fact.strength >= at_least
         return fact.kind == kind and fact.strength >= at_least
 
+    def is_besides(self, expr, kind: str, at_least: int, method: str) -> bool:
+        """Like :meth:`is_`, but the ``.method()`` call being judged may not be its own evidence: a rule that
+        checks ``x.register_forward_hook(...)`` needs other proof that ``x`` is a Module."""
+        fact = self.of(expr)
+        if fact is None or not self.is_(expr, kind, at_least):
+            return False
+        if fact.strength >= PROVEN:
+            return True
+        return any(r != f".{method}() called on it" for r in fact.reasons)
+
     def is_loss_class(self, cls: Optional[str]) -> bool:
         return bool(cls) and cls.rsplit(".", 1)[-1] in torch_facts.LOSS_CLASSES and cls.startswith("torch.")
 
@@ -243,7 +256,11 @@ class KindEngine:
             return self._call(expr)
         if cls is cst.Attribute:
             return self._attribute(expr)
-        if cls is cst.IfExp:
+        if cls is cst.IfExp:  # ``t.unsqueeze(0) if t is not None else None``: a tensor where it is anything
+            if _is_none(expr.orelse):
+                return self.of(expr.body)
+            if _is_none(expr.body):
+                return self.of(expr.orelse)
             return join((self.of(expr.body), self.of(expr.orelse)))
         if cls is cst.BinaryOperation:
             left, right = self.of(expr.left), self.of(expr.right)
@@ -254,8 +271,18 @@ class KindEngine:
             return None
         if cls is cst.Subscript:
             base = self.of(expr.value)
-            if base is not None and base.kind == BATCH:
-                return base
+            if base is not None and base.kind == BATCH:  # batch["input_ids"], batch[0]: one element
+                return KindFact(BATCH, base.strength, base.reasons, "part")
+            if base is not None and base.kind in (TENSOR, PARAMETER):
+                return KindFact(TENSOR, base.strength, base.reasons + ("indexed",))
+            return None
+        if cls is cst.Comparison:  # x > 0 on a tensor is a bool tensor (``is`` / ``in`` give a bool)
+            if any(type(c.operator) in _IDENTITY_OR_MEMBERSHIP for c in expr.comparisons):
+                return None
+            facts = [self.of(expr.left)] + [self.of(c.comparator) for c in expr.comparisons]
+            strong = [f for f in facts if f is not None and f.kind in (TENSOR, PARAMETER)]
+            if strong and not any(f is not None and f.kind in (MODULE, FOREIGN) for f in facts):
+                return KindFact(TENSOR, min(f.strength for f in strong), ("comparison of a tensor",))
             return None
         if cls is cst.UnaryOperation:
             inner = self.of(expr.expression)
@@ -277,7 +304,23 @@ class KindEngine:
         bindings = [b for b in bindings if b.form != S.DEL and not _is_none_placeholder(b, bindings)]
         if not bindings:
             return None
-        return join(self.binding_fact(b) for b in bindings)
+        fact = join(self.binding_fact(b) for b in bindings)
+        if fact is not None and fact.kind == MODULE and fact.cls is None:
+            fact = self._narrowed(use, bindings, fact)
+        return fact
+
+    def _narrowed(self, use, bindings, fact: KindFact) -> KindFact:
+        """Inside ``if isinstance(m, nn.Linear):`` a Module ``m`` bound before the test is an ``nn.Linear``."""
+        narrowing = self.model.narrowing
+        for key in reversed(use.chain):
+            hit = narrowing.get(key)
+            if hit is None or hit[0] != use.name or any(key in b.chain for b in bindings):
+                continue
+            qualified = self.model.resolve(hit[1])
+            if qualified in torch_facts.MODULE_CLASSES:
+                return KindFact(MODULE, fact.strength, fact.reasons + (f"isinstance(..., {qualified})",), qualified)
+            break
+        return fact
 
     def _self_fact(self, use) -> Optional[KindFact]:
         scope = use.scope
@@ -338,40 +381,70 @@ class KindEngine:
             return self._iteration_fact(b)
         return None
 
-    def _iteration_fact(self, b: S.Binding) -> Optional[KindFact]:
+    def iteration_item(self, b: S.Binding):
+        """(iterable, target part) of a for / comprehension binding once ``enumerate``, ``zip``,
+        ``list``/``tuple``/``sorted``/``reversed`` and progress bars are peeled off the iterable, the
+        target narrowed alongside: ``for i, (n, m) in enumerate(model.named_modules())`` binding ``n``
+        gives (``model.named_modules()``, ``(n, m)``). None when the binding is an enumerate index."""
         source = b.source
         target = b.target if b.target is not None else b.node
-        index_in_tuple = None
-        if type(target) in (cst.Tuple, cst.List) and target is not b.node:
-            for i, el in enumerate(target.elements):
-                if _contains(el.value, b.node):
-                    index_in_tuple = i
-                    break
-        # enumerate(x) / tqdm(x): unwrap
-        if type(source) is cst.Call and source.args:
-            func_name = self.model.resolve(source.func) or (source.func.value if type(source.func) is cst.Name else None)
-            if func_name == "enumerate" and type(target) in (cst.Tuple, cst.List):
-                if index_in_tuple == 0:
+        node = b.node
+        for _ in range(6):
+            if type(source) is not cst.Call or any(a.keyword or a.star for a in source.args):
+                break
+            func = source.func
+            if type(func) is cst.Attribute and func.attr.value == "items" and not source.args:
+                mapping = func.value
+                if type(mapping) is cst.Name:  # modules = dict(model.named_modules()); modules.items()
+                    binds = self.model.bindings_at(mapping)
+                    mapping = binds[0].value if len(binds) == 1 and binds[0].target is binds[0].node else None
+                if (type(mapping) is cst.Call and type(mapping.func) is cst.Name and mapping.func.value == "dict"
+                        and len(mapping.args) == 1 and not mapping.args[0].keyword):
+                    source = mapping.args[0].value  # dict(model.named_modules()).items()
+                    continue
+                break
+            name = self.model.resolve(func) or (func.value if type(func) is cst.Name else None)
+            tuple_target = type(target) in (cst.Tuple, cst.List)
+            if name in ("list", "tuple", "sorted", "reversed") and len(source.args) == 1:
+                source = source.args[0].value
+            elif name in _WRAPPING_ITERS:
+                source = source.args[0].value
+            elif name == "enumerate" and tuple_target and len(target.elements) == 2:
+                if _contains(target.elements[0].value, node):
+                    return None  # the index
+                source, target = source.args[0].value, target.elements[1].value
+            elif name == "zip" and tuple_target and len(target.elements) == len(source.args):
+                index = next((i for i, el in enumerate(target.elements) if _contains(el.value, node)), None)
+                if index is None:
                     return None
-                source = source.args[0].value
-                inner = target.elements[1].value if len(target.elements) == 2 else None
-                if inner is not None and inner is not b.node and type(inner) in (cst.Tuple, cst.List):
-                    pass  # (i, (x, y)): x and y are parts of a batch
-            elif func_name in _WRAPPING_ITERS:
-                source = source.args[0].value
+                source, target = source.args[index].value, target.elements[index].value
+            else:
+                break
+        return source, target
+
+    def _iteration_fact(self, b: S.Binding) -> Optional[KindFact]:
+        """What a for / comprehension target holds."""
+        item = self.iteration_item(b)
+        if item is None:
+            return None
+        source, target = item
+        node = b.node
         src = self.of(source)
         if src is None:
             return None
+        index_in_tuple = None
+        if type(target) in (cst.Tuple, cst.List):
+            index_in_tuple = next((i for i, el in enumerate(target.elements) if _contains(el.value, node)), None)
         if src.kind == DATALOADER:
             # cls "part": one element of an unpacked batch; "whole": the batch object itself (a tensor, a
             # list, a dict or a custom batch class)
-            part = "part" if index_in_tuple is not None or (b.target is not None and b.target is not b.node) else "whole"
-            if func_name_is_enumerate(b):
-                part = "part" if _nested_tuple(b) else "whole"
+            part = "whole" if target is node else "part"
             return KindFact(BATCH, min(src.strength, STRONG), src.reasons + ("loop over a DataLoader",), part)
         if src.kind == PARAM_ITER:
             what, named = MODULE_ITERATORS.get(src.cls or "parameters", ("parameter", False))
             if named and index_in_tuple != 1:
+                return None
+            if not named and target is not node:
                 return None
             kind = {"parameter": PARAMETER, "buffer": TENSOR, "module": MODULE}[what]
             return KindFact(kind, src.strength, src.reasons)
@@ -397,7 +470,9 @@ class KindEngine:
         for use in self.model.uses_in(scope, name):
             how, attr = use.how, use.attr
             if how == S.METHOD:
-                if attr in MODULE_ONLY_METHODS:
+                if attr == "apply" and not _one_positional(use.parent):
+                    contradiction = True  # nn.Module.apply(fn); flax's model.apply(params, x) is not torch
+                elif attr in MODULE_ONLY_METHODS:
                     found.setdefault(MODULE, []).append(f".{attr}() called on it")
                 elif attr in OPTIMIZER_ONLY:
                     found.setdefault(OPTIMIZER, []).append(f".{attr}() called on it")
@@ -526,6 +601,10 @@ class KindEngine:
                         return self.return_fact(method_node)
             rfact = self.of(receiver)
             if rfact is None:
+                if method in MODULE_ITERATORS and type(receiver) is not cst.Name and not self.foreign_file:
+                    # ``self.backbone.parameters()``: the call itself is Module-only API (for a name, the
+                    # uses already spoke, and an unknown answer there means contradicting evidence)
+                    return KindFact(PARAM_ITER, STRONG, (f".{method}() called on it",), method)
                 return None
             if rfact.kind == MODULE:
                 if method in MODULE_SELF_METHODS:
@@ -570,8 +649,14 @@ class KindEngine:
             use = model.use_of(owner)
             if use is not None and use.scope.self_name == owner.value and use.scope.class_node is not None:
                 return self.self_attr_fact(use.scope.class_node, node.attr.value)
+        ofact = self.of(owner)
+        if ofact is not None and ofact.kind == MODULE and ofact.cls and "." not in ofact.cls:
+            cls_node = model.module_class(ofact.cls)  # model.fc of an in-file Module class
+            if cls_node is not None:
+                attr_fact = self.self_attr_fact(cls_node, node.attr.value)
+                if attr_fact is not None:
+                    return attr_fact.weaker(ofact.strength)
         if node.attr.value in LAYER_PARAMETER_ATTRS:
-            ofact = self.of(owner)
             if ofact is not None and ofact.kind == MODULE and ofact.cls in torch_facts.MODULES_WITH_PARAMETERS:
                 return KindFact(PARAMETER, ofact.strength, ofact.reasons + (f".{node.attr.value} of a layer",))
         return None
@@ -673,16 +758,8 @@ def _is_none_placeholder(b: S.Binding, others) -> bool:
     return (b.form == S.ASSIGN and b.value is not None and _is_none(b.value) and len(others) > 1)
 
 
-def func_name_is_enumerate(b) -> bool:
-    source = b.source
-    return (type(source) is cst.Call and type(source.func) is cst.Name and source.func.value == "enumerate"
-            and type(b.target) in (cst.Tuple, cst.List))
-
-
-def _nested_tuple(b) -> bool:
-    """In ``for i, (x, y) in enumerate(loader)``, is the binding inside the inner tuple?"""
-    elements = b.target.elements
-    return len(elements) == 2 and type(elements[1].value) in (cst.Tuple, cst.List) and _contains(elements[1].value, b.node)
+def _one_positional(call) -> bool:
+    return type(call) is cst.Call and len(call.args) == 1 and call.args[0].keyword is None and not call.args[0].star
 
 
 def _contains(tree, node) -> bool:

@@ -41,6 +41,7 @@ class SemanticModel:
         self._uses = builder.uses
         self._by_owner: Optional[dict] = None
         self._calls_index: Optional[dict] = None
+        self._binding_index: Optional[dict] = None
         self.project = project if project is not None else ProjectIndex(path)
         self.classes = ClassIndex(_ImportView(self), module_base=self.project_class_is_module)
         for b in self.all_bindings_of_form(S.CLASS):
@@ -95,6 +96,12 @@ class SemanticModel:
         binds = owner.bindings.get(use.name, [])
         use.bindings = _reaching(binds, use, owner, self._builder.loop_regions)
         return use.bindings
+
+    def binding_of(self, name: cst.CSTNode) -> Optional[S.Binding]:
+        """The binding a target name (or def/class/parameter/import node) creates."""
+        if self._binding_index is None:
+            self._binding_index = {id(b.node): b for b in self._builder.all_bindings}
+        return self._binding_index.get(id(name))
 
     def bindings_at(self, name: cst.Name) -> list:
         use = self.use_of(name)
@@ -213,6 +220,10 @@ class SemanticModel:
                 return True
         return False
 
+    @property
+    def narrowing(self) -> dict:
+        return self._builder.narrowing
+
     def attribute_read(self, attr: str) -> bool:
         """Is ``.attr`` read (not only assigned) anywhere in the file's code?"""
         return attr in self._builder.attributes_read
@@ -254,6 +265,18 @@ class SemanticModel:
                     return None
                 found = stmt
         return found
+
+    def callee_of(self, call: cst.Call) -> Optional[cst.FunctionDef]:
+        """The in-file function or ``self`` method a call runs, when that is certain."""
+        func = call.func
+        if type(func) is cst.Name:
+            target = self.local_callable(func)
+            return target if type(target) is cst.FunctionDef else None
+        if type(func) is cst.Attribute and type(func.value) is cst.Name:
+            use = self._uses.get(id(func.value))
+            if use is not None and use.scope.self_name == func.value.value:
+                return self.method_of_self(use, func.attr.value)
+        return None
 
     def returns_of(self, func: cst.FunctionDef) -> list:
         return self._builder.returns.get(id(func), [])
@@ -324,15 +347,18 @@ def _reaching(binds, use: S.Use, owner: S.Scope, loop_regions) -> list:
         return list(binds)
     result = []
     chain = use.chain
+    dominator = None
     for b in reversed(binds):
         if b.pos >= use.pos:
             continue
         result.append(b)
         bc = b.chain
         if len(bc) <= len(chain) and chain[:len(bc)] == bc:
-            break  # this binding dominates the use
-    # bindings later in a loop that holds the use reach it on the next iteration
-    loops = [key for key in chain if key in loop_regions]
+            dominator = b  # this binding dominates the use
+            break
+    # bindings later in a loop that holds the use reach it on the next iteration, unless a binding
+    # inside that loop (its for target, an assignment before the use) runs again first
+    loops = [key for key in chain if key in loop_regions and (dominator is None or key not in dominator.chain)]
     if loops:
         for b in binds:
             if b.pos > use.pos and any(key in b.chain for key in loops):

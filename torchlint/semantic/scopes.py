@@ -29,8 +29,8 @@ PARAM, ASSIGN, AUGASSIGN, ANNASSIGN, FOR, WITH, EXCEPT, WALRUS, IMPORT, DEF, CLA
     "param", "assign", "augassign", "annassign", "for", "with", "except", "walrus", "import", "def", "class",
     "del", "global", "comp", "match")
 # how a name is used
-READ, ATTR, METHOD, ARG, RETURN, ITER, SUBSCRIPT, CALL = (
-    "read", "attr", "method", "arg", "return", "iter", "subscript", "call")
+READ, ATTR, METHOD, ARG, RETURN, ITER, SUBSCRIPT, CALL, STORE_ATTR = (
+    "read", "attr", "method", "arg", "return", "iter", "subscript", "call", "store_attr")
 
 
 class Scope:
@@ -137,6 +137,7 @@ class ScopeBuilder:
         self.module_scope: Optional[Scope] = None
         self.self_assigns: dict[int, dict[str, list]] = {}  # id(class) -> attr -> assigned values (None: unpacked)
         self.loop_regions: set = set()
+        self.narrowing: dict = {}  # (id(If), 0) -> (name, class expression) for ``if isinstance(name, cls):``
         self.attributes_read: set = set()  # attribute names read anywhere (x.attr in a load context)
         self.strings: set = set()  # the source text of every simple string literal
 
@@ -215,6 +216,10 @@ class ScopeBuilder:
 
     def _if(self, node: cst.If) -> None:
         self._expr(node.test)
+        test = node.test
+        if (type(test) is cst.Call and type(test.func) is cst.Name and test.func.value == "isinstance"
+                and len(test.args) == 2 and type(test.args[0].value) is cst.Name):
+            self.narrowing[(id(node), 0)] = (test.args[0].value.value, test.args[1].value)
         old = self._region((id(node), 0))
         self._simple_suite(node.body)
         self.chain = old
@@ -468,7 +473,10 @@ class ScopeBuilder:
                     table = self.self_assigns.setdefault(id(scope.class_node), {})
                     table.setdefault(target.attr.value, []).append(value if target is whole else None)
             if cls is cst.Attribute:
-                self._expr(target.value)  # the attribute itself is written, not read
+                if type(target.value) is cst.Name:  # ``x.attr = ...``: a use of x that writes attr
+                    self._use(target.value, STORE_ATTR, attr=target.attr.value, parent=target)
+                else:
+                    self._expr(target.value)  # the attribute itself is written, not read
             else:
                 self._expr(target)
 

@@ -6,6 +6,7 @@ import libcst as cst
 
 from ...facts.kinds import MODULE, PARAMETER, TENSOR
 from ...facts.nodes import keyword_arg, walk
+from ...semantic.kinds import STRONG
 from ...rule import Rule
 
 # method -> (positional arguments torch passes, with with_kwargs=True, what they are)
@@ -47,6 +48,28 @@ def _rebinding(func: cst.FunctionDef, name: str) -> Optional[cst.CSTNode]:
     return None
 
 
+def _read_after(func: cst.FunctionDef, rebinding: cst.CSTNode, name: str) -> bool:
+    """``name`` is read after its rebinding: the hook rebinds it for its own use (``outputs = as_tuple(outputs)``
+    then ``module.saved = outputs[0]``), an observer that means to return nothing."""
+    seen = False
+    targets = set()
+    for sub in walk(func.body, into_scopes=False):
+        if sub is rebinding:
+            seen = True
+            targets.update(id(t.target) for t in rebinding.targets)
+            continue
+        if seen and isinstance(sub, cst.AssignTarget):
+            targets.add(id(sub.target))
+        if seen and isinstance(sub, cst.Name) and sub.value == name and id(sub) not in targets \
+                and not _inside(sub, rebinding):
+            return True
+    return False
+
+
+def _inside(node: cst.CSTNode, root: cst.CSTNode) -> bool:
+    return any(sub is node for sub in walk(root))
+
+
 class HookMisuse(Rule):
     """
     ## What it does
@@ -64,6 +87,9 @@ class HookMisuse(Rule):
     - `register_backward_hook` is used at all (deprecated).
 
     Signatures with `*args` and hooks that cannot be resolved in the file are not checked.
+
+    A forward hook that rebinds its output parameter and reads it afterwards (`outputs = as_tuple(outputs)`
+    then `module.saved = outputs[0]`) is an observer rebinding for its own use, and is not flagged.
 
     ## Why is this bad?
     A hook with the wrong arity registers without complaint and raises `TypeError` only at the first
@@ -96,6 +122,7 @@ class HookMisuse(Rule):
     No fix is offered: the right signature or return value depends on what the hook does.
     """
 
+    needs = STRONG
     code = "TL305"
     name = "hook-misuse"
     summary = "A hook with the wrong arity, a forward hook that drops its new output, or `register_backward_hook`."
@@ -109,13 +136,13 @@ class HookMisuse(Rule):
         method = func.attr.value
         ctx = self.ctx
         if method == "register_backward_hook":
-            if ctx.kind_of(func.value) == MODULE:
+            if self.ctx.model.kinds.is_besides(func.value, MODULE, self.needs, func.attr.value):
                 self.report(func.attr, problem=(
                     "register_backward_hook is deprecated and gives wrong grad_input for modules with several "
                     "autograd nodes; use register_full_backward_hook"))
             return
         if method in _MODULE_HOOKS:
-            if ctx.kind_of(func.value) != MODULE:
+            if not self.ctx.model.kinds.is_besides(func.value, MODULE, self.needs, func.attr.value):
                 return
             plain, with_kwargs, shape = _MODULE_HOOKS[method]
         else:
@@ -159,7 +186,7 @@ class HookMisuse(Rule):
             if len(positional) > index:
                 output_name = positional[index].name.value
                 rebinding = _rebinding(hook, output_name)
-                if rebinding is not None and not _returns_value(hook):
+                if rebinding is not None and not _returns_value(hook) and not _read_after(hook, rebinding, output_name):
                     self.report(hook_arg.value, problem=(
                         f"forward hook '{hook.name.value}' assigns to '{output_name}' but returns nothing: the new "
                         f"output is dropped; return it"))

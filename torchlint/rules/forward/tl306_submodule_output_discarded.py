@@ -5,7 +5,6 @@ from typing import Iterator, Optional, Sequence
 import libcst as cst
 
 from ...facts.kinds import MODULE
-from ...facts.nodes import uses_name
 from ...rule import Rule
 
 
@@ -131,21 +130,22 @@ class SubmoduleOutputDiscarded(Rule):
             attr = self._submodule_attr(assign.value)
             if attr is None:
                 continue
-            var = assign.targets[0].target.value
-            if uses_name(assign.value, var):
-                continue  # out = self.a(out): the old value was read
-            later = self._overwritten_unread(statements[index + 1:], var)
-            if later:
+            target = assign.targets[0].target
+            var = target.value
+            if self._overwritten_unread(statements[index + 1:], target):
                 self.report(assign.value, attr=attr, var=var)
 
-    @staticmethod
-    def _overwritten_unread(statements: Sequence[cst.CSTNode], var: str) -> bool:
+    def _overwritten_unread(self, statements: Sequence[cst.CSTNode], target: cst.Name) -> bool:
+        """No use of the binding is reached (the model's def-use answer), and a plain reassignment of the
+        name follows in the same block before any return or raise."""
+        model = self.ctx.model
+        binding = model.binding_of(target)
+        if binding is None or model.uses_of(binding):
+            return False
         for stmt in statements:
             assign = _single_assign(stmt)
-            if assign is not None and assign.targets[0].target.value == var:
-                return not uses_name(assign.value, var)
-            if uses_name(stmt, var):
-                return False
+            if assign is not None and assign.targets[0].target.value == target.value:
+                return True
             if isinstance(stmt, cst.SimpleStatementLine) and any(
                     isinstance(s, (cst.Return, cst.Raise)) for s in stmt.body):
                 return False

@@ -4,9 +4,9 @@ from typing import Optional
 
 import libcst as cst
 
-from ...facts.nodes import iter_statements, uses_name
+from ...facts.nodes import iter_statements
 from ...rule import Rule
-from ...semantic.kinds import MODULE_ITERATORS
+from ...semantic.kinds import MODULE, MODULE_ITERATORS, PARAMETER, PROVEN, STRONG
 
 # Methods whose result, iterated, yields the model's own objects: rebinding the loop variable changes none.
 ITERATION_METHODS = {method: what for method, (what, _named) in MODULE_ITERATORS.items()}
@@ -80,51 +80,56 @@ class LoopVariableRebound(Rule):
     summary = "Assigning to the loop variable of a `parameters()`/`modules()` loop changes nothing."
     message = "assigning to loop variable '{var}' does not change the {what} in the model; {advice}"
     triggers = ("parameters(", "buffers(", "modules(", "children(", "state_dict(")
+    needs = STRONG
 
     def visit_For(self, node: cst.For) -> None:
         found = iterated_model_objects(node.iter)
-        if found is None:
-            return
-        what, named = found
-        var = loop_value_name(node.target, named)
-        if var is None:
-            return
-        statements = list(iter_statements(node.body.body, into_functions=False))
-        for index, stmt in enumerate(statements):
+        if found is not None:
+            what, named = found
+            var = loop_value_name(node.target, named)
+            if var is None or self._other_framework(node.iter):
+                return
+        else:
+            var, what = self._model_object_target(node.target)
+            if var is None:
+                return
+        for stmt in iter_statements(node.body.body, into_functions=False):
             if not isinstance(stmt, cst.Assign):
                 continue
             target = next((t.target for t in stmt.targets
                            if isinstance(t.target, cst.Name) and t.target.value == var), None)
             if target is None:
                 continue
-            if self._read_later(statements, index, var, stmt):
-                continue
+            binding = self.ctx.model.binding_of(target)
+            if binding is None or self.ctx.model.uses_of(binding):
+                continue  # the new value is read later (in the body, after the loop, or in a closure)
             kind = "parameter" if what == "state_dict entry" else what
             advice = _ADVICE[kind].format(var=var)
             self.report(target, var=var, what=what, advice=advice)
 
-    @staticmethod
-    def _read_later(statements, index, var, assign) -> bool:
-        for later in statements[index + 1:]:
-            if isinstance(later, cst.SimpleStatementLine):
-                continue  # its small statements follow in the list
-            if isinstance(later, (cst.Assign, cst.AnnAssign)):
-                if uses_name(later.value, var) if later.value is not None else False:
-                    return True
-                for t in getattr(later, "targets", ()):
-                    if not isinstance(t.target, cst.Name) and uses_name(t.target, var):
-                        return True
-                continue
-            if isinstance(later, cst.BaseSmallStatement):
-                if uses_name(later, var):
-                    return True
-                continue
-            # compound statements: their headers (tests, iterables, with-items) may read the name
-            for field in ("test", "iter", "items", "subject"):
-                part = getattr(later, field, None)
-                if part is None:
-                    continue
-                parts = part if isinstance(part, (list, tuple)) else [part]
-                if any(uses_name(p, var) for p in parts):
-                    return True
-        return False
+    def _model_object_target(self, target: cst.BaseExpression):
+        """(name, what) of a loop target the model proves to hold the model's own parameter or module
+        (``for p in params`` with ``params = model.parameters()``, ``zip(model.parameters(), ...)``,
+        ``enumerate(list(model.parameters()))``)."""
+        model = self.ctx.model
+        names = [target] if isinstance(target, cst.Name) else [
+            el.value for el in getattr(target, "elements", ()) if isinstance(el.value, cst.Name)]
+        for name in names:
+            binding = model.binding_of(name)
+            fact = model.kinds.binding_fact(binding) if binding is not None else None
+            if fact is not None and fact.strength >= self.needs and fact.kind in (PARAMETER, MODULE):
+                return name.value, fact.kind
+        return None, None
+
+    def _other_framework(self, iterable: cst.BaseExpression) -> bool:
+        """paddle, jax (flax), ... have the same iteration methods: there, only a proven torch receiver counts."""
+        kinds = self.ctx.model.kinds
+        if not kinds.foreign_file:
+            return False
+        call = iterable
+        while type(call) is cst.Call and type(call.func) is cst.Attribute:
+            receiver = call.func.value
+            if kinds.is_(receiver, MODULE, at_least=PROVEN):
+                return False
+            call = receiver
+        return True

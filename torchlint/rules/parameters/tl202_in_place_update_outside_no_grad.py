@@ -5,10 +5,12 @@ from typing import Optional
 import libcst as cst
 
 from ...facts.nodes import walk
-from ...facts.param_targets import INPLACE, ParameterTargetsRule, _code
+from ...facts.param_targets import INPLACE, ParameterTargets, _code
+from ...rule import Rule
+from ...semantic.kinds import STRONG
 
 
-class InPlaceUpdateOutsideNoGrad(ParameterTargetsRule):
+class InPlaceUpdateOutsideNoGrad(Rule):
     """
     ## What it does
     Finds an in-place change of a parameter outside `torch.no_grad()` / `torch.inference_mode()` /
@@ -30,15 +32,17 @@ class InPlaceUpdateOutsideNoGrad(ParameterTargetsRule):
 
     ## Example
     ```python
-    for p in model.parameters():
-        p.uniform_(-0.1, 0.1)
+    def reset(model):
+        for p in model.parameters():
+            p.uniform_(-0.1, 0.1)
     ```
 
     ## Use instead
     ```python
-    with torch.no_grad():
-        for p in model.parameters():
-            p.uniform_(-0.1, 0.1)
+    def reset(model):
+        with torch.no_grad():
+            for p in model.parameters():
+                p.uniform_(-0.1, 0.1)
     ```
     or `nn.init.uniform_(p, -0.1, 0.1)`, which disables autograd itself.
 
@@ -52,9 +56,11 @@ class InPlaceUpdateOutsideNoGrad(ParameterTargetsRule):
     message = ("in-place {op} on '{target}' ({what}) outside torch.no_grad() raises 'a leaf Variable that "
                "requires grad is being used in an in-place operation'; wrap it in `with torch.no_grad():`")
     triggers = ("parameters(", ".weight", ".bias", "in_proj_")
+    needs = STRONG
 
     def __init__(self, ctx) -> None:
         super().__init__(ctx)
+        self.targets = ParameterTargets(ctx, self.needs)
         self._functions: Optional[dict[str, cst.FunctionDef]] = None
 
     # ------------------------------------------------------------------ the three in-place forms

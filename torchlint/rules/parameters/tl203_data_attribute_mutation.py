@@ -3,10 +3,12 @@ from __future__ import annotations
 import libcst as cst
 
 from ...facts.kinds import PARAMETER, TENSOR
-from ...facts.param_targets import INPLACE, ParameterTargetsRule, _code
+from ...facts.param_targets import INPLACE, ParameterTargets, _code
+from ...rule import Rule
+from ...semantic.kinds import STRONG
 
 
-class DataAttributeMutation(ParameterTargetsRule):
+class DataAttributeMutation(Rule):
     """
     ## What it does
     Finds writes through `.data` of a provable parameter or tensor: `w.data.mul_(10)`, `p.data = t`,
@@ -60,6 +62,11 @@ class DataAttributeMutation(ParameterTargetsRule):
                "computes wrong gradients silently; change '{target}' under torch.no_grad() instead")
     default_enabled = False
     triggers = (".data",)
+    needs = STRONG
+
+    def __init__(self, ctx) -> None:
+        super().__init__(ctx)
+        self.targets = ParameterTargets(ctx, self.needs)
 
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func

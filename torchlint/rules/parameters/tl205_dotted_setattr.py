@@ -3,7 +3,6 @@ from __future__ import annotations
 import libcst as cst
 
 from ...facts.nodes import keyword_arg, is_literal_false, walk
-from ...facts.param_targets import LoopTracker
 from ...rule import Rule
 from ...semantic.kinds import MODULE_ITERATORS
 
@@ -59,36 +58,34 @@ class DottedSetattr(Rule):
     message = "'{var}' comes from {method}() and may contain dots: {func}() does not follow them ({effect}); {advice}"
     triggers = ("setattr(", "delattr(")
 
-    def __init__(self, ctx) -> None:
-        super().__init__(ctx)
-        self.loops = LoopTracker()
-
-    def visit_For(self, node: cst.For) -> None:
-        self.loops.enter(node, roles=("key",))
-
-    def leave_For(self, node: cst.For) -> None:
-        self.loops.leave(node)
-
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
         if not (isinstance(func, cst.Name) and func.value in ("setattr", "delattr")):
             return
-        if not self.loops.active or len(node.args) < 2 or func.value in self.ctx.imports.aliases:
+        if not self.ctx.loop_stack or len(node.args) < 2 or self.ctx.resolve(func) is not None:
             return
         arg = node.args[1].value
         if not isinstance(arg, cst.Name) or node.args[1].star:
             return
-        hit = self.loops.lookup(arg.value)
-        if hit is None:
+        model = self.ctx.model
+        bindings = model.bindings_at(arg)
+        if len(bindings) != 1 or bindings[0].form != "for":
             return
-        role, info, loop = hit
-        if role != "key" or info["method"] not in _DOTTED_METHODS:
+        item = model.kinds.iteration_item(bindings[0])
+        if item is None:
             return
-        recurse = keyword_arg(info["call"], "recurse")
+        call, target = item
+        if not (isinstance(call, cst.Call) and isinstance(call.func, cst.Attribute)
+                and call.func.attr.value in _DOTTED_METHODS and isinstance(target, (cst.Tuple, cst.List))
+                and len(target.elements) == 2 and target.elements[0].value is bindings[0].node):
+            return  # not the name half of a named_modules()/named_parameters()/named_buffers() pair
+        recurse = keyword_arg(call, "recurse")
         if recurse is not None and is_literal_false(recurse.value):
             return
+        loop = bindings[0].stmt
         if _handles_dots(loop.body, arg.value):
             return
+        info = {"method": call.func.attr.value}
         var = arg.value
         if func.value == "setattr":
             effect = "it adds a new attribute named with the dots and the old one stays in use"

@@ -5,6 +5,8 @@ from typing import Optional
 
 import libcst as cst
 
+from ...facts.kinds import TENSOR
+from ...facts.nodes import is_literal_false, walk
 from ...rule import Rule
 
 _TARGET = "requiresgrad"
@@ -50,6 +52,9 @@ class RequiresGradMisspelt(Rule):
     attribute that the file reads somewhere (`if self.require_grad:`) is a deliberate attribute of its
     own and is not reported, and so is a private name with a leading underscore (`self._requires_grad`,
     which transformers' audio encoders keep next to the real flags and read in another file).
+
+    Silent on `t.require_grad = False` where `t` is a local tensor the function created without
+    `requires_grad`: it never required grad, so nothing stays trainable.
 
     ## Why is this bad?
     Tensors, Parameters and Modules accept any new attribute, so the misspelt assignment succeeds and
@@ -106,7 +111,35 @@ class RequiresGradMisspelt(Rule):
             return
         if self._read_elsewhere(attr):
             return
+        if self._fresh_tensor_frozen(target):
+            return
         self.report(target.attr, attr=attr, extra="")
+
+    def _fresh_tensor_frozen(self, target: cst.Attribute) -> bool:
+        """``t.require_grad = False`` on a local tensor that this function created without ``requires_grad``:
+        it never required grad, so the dead assignment leaves nothing trainable."""
+        ctx = self.ctx
+        assign = ctx.parent(1)
+        func = ctx.current_function
+        if not (isinstance(assign, cst.Assign) and is_literal_false(assign.value) and isinstance(target.value, cst.Name)
+                and func is not None):
+            return False
+        name = target.value.value
+        params = func.params
+        if any(p.name.value == name for group in (params.posonly_params, params.params, params.kwonly_params)
+               for p in group):
+            return False
+        found = False
+        for sub in walk(func.body, into_scopes=False):
+            if isinstance(sub, cst.Assign) and any(isinstance(t.target, cst.Name) and t.target.value == name
+                                                   for t in sub.targets):
+                value = sub.value
+                if ctx.kind_of(value) != TENSOR or any(
+                        isinstance(n, cst.Arg) and n.keyword is not None and n.keyword.value == "requires_grad"
+                        for n in walk(value)):
+                    return False
+                found = True
+        return found
 
     def _read_elsewhere(self, attr: str) -> bool:
         """The file reads ``.attr`` somewhere other than as an assignment target, or names it in a string."""

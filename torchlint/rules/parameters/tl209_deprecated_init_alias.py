@@ -4,7 +4,7 @@ from typing import Optional
 
 import libcst as cst
 
-from ... import torch_facts
+from ... import fixsafety, torch_facts
 from ...rule import SAFE, Fix, Rule
 
 # Fully qualified deprecated alias -> qualified in-place function it forwards to.
@@ -48,10 +48,12 @@ class DeprecatedInitAlias(Rule):
 
     ## Fix safety
     Safe: each alias only warns and forwards its arguments to the underscore function, so appending
-    the underscore changes nothing but the warning. A name imported directly
-    (`from torch.nn.init import normal`) is fixed only when the file can name the underscore form
-    through an existing import (`torch`, `nn`, `init` or the function itself); otherwise the import has
-    to be changed by hand.
+    the underscore changes nothing but the warning. Names are resolved where they are used: a parameter
+    or local variable named `init` or `nn` is not `torch.nn.init` (nothing is reported). A name imported
+    directly (`from torch.nn.init import normal`) is fixed only when a name bound at run time where the
+    call is (`torch`, `nn`, `init` imported in that scope or at module level, not only in another
+    function or under `if TYPE_CHECKING:`) can name the underscore form; otherwise the import has to be
+    changed by hand.
     """
 
     code = "TL209"
@@ -82,17 +84,19 @@ class DeprecatedInitAlias(Rule):
             qualified = self.ctx.resolve(node)
             if qualified is None or DEPRECATED.get(qualified) is None:
                 return
-            fix = Fix(SAFE, [(node.attr, cst.Name(attr + "_"))], f"use {attr}_")
+            if fixsafety.resolve_at(self.ctx, node) != qualified:
+                return  # the head name is bound to something else here (a parameter, a local)
+            fix = fixsafety.offer(self.ctx, SAFE, [(node.attr, cst.Name(attr + "_"))], f"use {attr}_")
             self.report(node, alias=attr, fixed=attr + "_", fix=fix)
         elif kind is cst.Name:
             if node.value not in _LAST_NAMES:
                 return
             qualified = self.ctx.resolve(node)
             target = DEPRECATED.get(qualified) if qualified else None
-            if target is None:
+            if target is None or fixsafety.resolve_at(self.ctx, node) != qualified:
                 return
             fix: Optional[Fix] = None
-            local = self.ctx.imports.local_name_for(target)
+            local = fixsafety.expr_for(self.ctx, target, node)
             if local is not None:
-                fix = Fix(SAFE, [(node, cst.parse_expression(local))], f"use {local}")
+                fix = fixsafety.offer(self.ctx, SAFE, [(node, local)], f"use {fixsafety.name_for(self.ctx, target, node)}")
             self.report(node, alias=node.value, fixed=node.value + "_", fix=fix)

@@ -141,6 +141,11 @@ class InitLoopOverChildren(Rule):
         ctx = self.ctx
         cls = ctx.kinds.module_class_of(value.func)
         if cls is None:
+            helper = ctx.model.callee_of(value)  # a layer built by a helper function or method
+            for returned in (ctx.model.returns_of(helper) if helper is not None else ()):
+                found = self._nested_layer(returned, types, depth + 1) if returned is not None else None
+                if found:
+                    return found
             return None
         if cls in torch_facts.CONTAINER_CLASSES:
             for arg in value.args:

@@ -110,6 +110,8 @@ class StateDictSnapshotAliased(Rule):
     def _is_module(self, scope: Scope, receiver: cst.BaseExpression) -> bool:
         if self.is_kind(receiver, MODULE):
             return True
+        if isinstance(receiver, cst.Name):
+            return False  # the model already weighed every use of the name (and its rebindings)
         for sub in scope.order:
             if isinstance(sub, cst.Call) and isinstance(sub.func, cst.Attribute) \
                     and sub.func.attr.value in MODULE_ONLY_METHODS and _same(sub.func.value, receiver):
@@ -151,7 +153,9 @@ class StateDictSnapshotAliased(Rule):
             if not isinstance(sub, cst.Call):
                 continue
             func = sub.func
-            name = func.attr.value if isinstance(func, cst.Attribute) else getattr(func, "value", "")
+            # the callee may be any expression: models.__dict__[name](...), factory()(...), (lambda: m)()
+            name = func.attr.value if isinstance(func, cst.Attribute) else func.value if isinstance(func, cst.Name) \
+                else ""
             if name == "backward" and isinstance(func, cst.Attribute):
                 sites.append(sub)
             elif name == "step" and isinstance(func, cst.Attribute) and not sub.args \

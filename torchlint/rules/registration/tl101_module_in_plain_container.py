@@ -5,13 +5,19 @@ from typing import Optional
 import libcst as cst
 
 from ...facts.containers import attr_is_plain_container, container_holding, empty_container, is_plain_container_expr
-from ...facts.kinds import MODULE
+from ... import fixsafety
+from ...facts.kinds import MODULE, iter_self_assignments
 from ...facts.nodes import self_attribute, walk
+from ...facts.usage import places_itself_in_forward
 from ...rule import SAFE, Fix, Rule
 
 _FILL_METHODS = {"append": 0, "insert": 1, "add": 0, "extend": 0, "update": 0, "setdefault": 1}
 _REPLACEMENT = {"list": "ModuleList", "tuple": "ModuleList", "set": "ModuleList", "dict": "ModuleDict"}
 _REGISTERING_CALLS = frozenset({"add_module", "register_module", "setattr"})
+
+
+_CONTAINER_VALUES = (cst.List, cst.ListComp, cst.Tuple, cst.Dict, cst.DictComp, cst.Set, cst.SetComp, cst.Call,
+                     cst.BinaryOperation)
 
 
 class ModuleInPlainContainer(Rule):
@@ -21,6 +27,9 @@ class ModuleInPlainContainer(Rule):
     literal or comprehension of layer constructions, `list(...)` of them, a local list of layers assigned
     to `self`, or an attribute initialised empty and then filled with `append`, `extend`, `+=` or
     `self.x[k] = layer`.
+
+    Silent on items of an in-file Module class without known parameters whose forward moves its own
+    state to the input's device (`self.resampler.to(x.device)`): `.to(device)` need not reach it.
 
     ## Why is this bad?
     `nn.Module` registers a child only when a Module (or an `nn.ModuleList` / `nn.ModuleDict`) is assigned
@@ -48,10 +57,28 @@ class ModuleInPlainContainer(Rule):
     Use `nn.ModuleDict` for a dict with string keys, and `nn.Sequential` when the layers are applied in order.
 
     ## Fix safety
-    Safe, for a list literal or comprehension, a local list of layers, an empty list filled later, and a
-    dict literal with string keys: wrapping in `nn.ModuleList` / `nn.ModuleDict` changes registration
-    only, and indexing, iteration, `len` and `append` keep working. No fix is offered for tuples, sets
-    and other dicts, whose behaviour would change.
+    Wraps the value in `nn.ModuleList` (a list literal or comprehension, a local list, an empty list
+    filled later, a helper method's list) or `nn.ModuleDict` (a dict literal or comprehension). Safe only
+    when all of this is shown (`torchlint/fixsafety.py`):
+    - every element put in it (literal, comprehension, `append`, `extend`, `insert`, `+=`, `x[i] = ...`)
+      is provably a Module: a function such as `F.relu` or `torch.tanh`, a lambda, a number, a nested
+      container or anything of unknown kind means no fix (`nn.ModuleList` raises `TypeError`);
+    - every use of the attribute in the file (`<obj>.<attr>` outside other classes' methods) is supported
+      by the replacement: indexing, iteration, `len`, `in`, truthiness, `*x`, the iterating builtins, and
+      the methods the container has (`append`, `extend`, `insert`, `pop(i)`; `items`, `keys`, `values`,
+      `pop(k)`, `update`, `clear`). `.sort()`, `.reverse()`, `.copy()`, `.get()`, `.setdefault()`, `+`, `*`,
+      `|`, `==`, slice assignment, `isinstance(...)` or another assignment of the attribute mean no fix;
+      aliases, other attributes it is stored in, and the parameters of in-file functions and methods it is
+      passed to are followed; a use that hands it on further (an argument of a function of another module,
+      `return`, an element of another container) makes the fix unsafe;
+    - dict keys are valid `nn.ModuleDict` keys: strings, not empty, without `.`, not an attribute of
+      `nn.Module` (`"train"`, `"training"`, `"eval"`, `"forward"`, anything starting with `_`); keys of a
+      comprehension are shown valid only for `str(i)` / `f"name{i}"` over a `range`, otherwise unsafe;
+    - a local list is not used after it is wrapped (the wrapper copies it) and is not wrapped in a loop;
+    - the assignment is in a method whose first parameter is the Module, and `nn` (or `torch.nn`) is bound
+      to `torch.nn` where the fix writes it (not a local variable, not an import that exists only in
+      another function or under `if TYPE_CHECKING:`); comments are kept.
+    No fix is offered for tuples, sets and nested containers, whose behaviour would change.
     """
 
     code = "TL101"
@@ -90,6 +117,9 @@ class ModuleInPlainContainer(Rule):
             self._report(value, container, self._wrap_fix(value, container))
             return
         if isinstance(value, cst.Name):
+            bindings = ctx.model.bindings_at(value)
+            if not bindings or not all(isinstance(b.value, _CONTAINER_VALUES) for b in bindings):
+                return  # a parameter, a for target, a call result: not a local container built here
             container = self._local_container_of_modules(value.value)
             if container is not None:
                 self._report(value, container, self._wrap_fix(value, container))
@@ -162,7 +192,7 @@ class ModuleInPlainContainer(Rule):
         if container == "list":
             inits = [v for v in _attr_values(cls, attr) if empty_container(ctx, v) == "list"]
             if inits:
-                fix = self._make_fix([(v, self._wrapped(None, self.replacements["list"])) for v in inits])
+                fix = self._make_fix([(v, self._wrapped(None, self.replacements["list"], at=v)) for v in inits])
         self._report(reported, container, fix)
 
     # ------------------------------------------------------------------ helpers
@@ -178,7 +208,10 @@ class ModuleInPlainContainer(Rule):
         return True
 
     def _construction_counts(self, node: cst.Call) -> bool:
-        return self.ctx.kinds.construction_matters(node)
+        if not self.ctx.kinds.construction_matters(node):
+            return False
+        cls = self.ctx.kinds.module_class_of(node.func)
+        return not (cls is not None and "." not in cls and places_itself_in_forward(self.ctx, cls))
 
     def _registers_by_hand(self) -> bool:
         """The method calls ``self.add_module`` / ``register_module`` / ``setattr``: layers kept in a
@@ -255,17 +288,77 @@ class ModuleInPlainContainer(Rule):
                 return None
         return container if holds and container in ("list", "dict") else None
 
-    def _wrapped(self, value: Optional[cst.BaseExpression], cls_name: str) -> Optional[cst.Call]:
-        nn = self.ctx.imports.local_name_for("torch.nn")
-        if nn is None:
+    def _wrapped(self, value: Optional[cst.BaseExpression], cls_name: str,
+                 at: Optional[cst.CSTNode] = None) -> Optional[cst.Call]:
+        func = fixsafety.expr_for(self.ctx, f"torch.nn.{cls_name}", at if at is not None else value)
+        if func is None:
             return None
-        func = cst.parse_expression(f"{nn}.{cls_name}")
         return cst.Call(func=func, args=[cst.Arg(value=value)] if value is not None else [])
 
     def _make_fix(self, pairs) -> Optional[Fix]:
-        if any(new is None for _old, new in pairs):
+        """Offer the wrap only as safe as the class's uses of the attribute show it to be (fixsafety)."""
+        if not pairs or any(new is None for _old, new in pairs):
             return None
-        return Fix(SAFE, pairs, "wrap in an nn container")
+        ctx = self.ctx
+        cls = ctx.current_class
+        wrapper = _wrapper_name(pairs[0][1])
+        if cls is None or wrapper is None:
+            return None
+        olds = [old for old, _new in pairs]
+        attrs = {name for name, value in iter_self_assignments(cls) if any(value is old for old in olds)}
+        if len(attrs) != 1:
+            return None
+        attr = attrs.pop()
+        verdicts = [fixsafety.self_verdict(ctx, old, self._receiver_of(cls, old)) for old in olds]
+        iterables, local = [], None
+        for old in olds:
+            if isinstance(old, cst.Name):
+                func = self._function_holding(old)
+                local = (func, old.value, old) if func is not None else None
+                if local is None:
+                    verdicts.append((fixsafety.NO, "local list not found"))
+            elif isinstance(old, cst.Call) and not _is_empty_call(old):
+                helper = self._helper_list(cls, old)
+                if helper is None:
+                    verdicts.append((fixsafety.NO, "helper's list not found"))
+                else:
+                    local = helper
+            elif not _is_empty_call(old):
+                iterables.append(old)
+        verdicts += fixsafety.container_change(ctx, cls, attr, wrapper, olds, iterables=iterables, local=local)
+        return fixsafety.offer(ctx, SAFE, pairs, f"wrap in nn.{wrapper}", verdicts=verdicts)
+
+    def _receiver_of(self, cls: cst.ClassDef, old: cst.CSTNode) -> Optional[str]:
+        """The name ``self`` has in the method assigning ``old`` to ``self.<attr>``."""
+        for method in cls.body.body:
+            if isinstance(method, cst.FunctionDef):
+                for sub in walk(method.body, into_scopes=False):
+                    if isinstance(sub, cst.Assign) and sub.value is old:
+                        for t in sub.targets:
+                            if isinstance(t.target, cst.Attribute) and isinstance(t.target.value, cst.Name):
+                                return t.target.value.value
+        return None
+
+    def _function_holding(self, node: cst.CSTNode) -> Optional[cst.FunctionDef]:
+        for anc in reversed(self.ctx.stack):
+            if isinstance(anc, cst.FunctionDef):
+                if any(sub is node for sub in walk(anc.body, into_scopes=False)):
+                    return anc
+                return None
+        return None
+
+    def _helper_list(self, cls: cst.ClassDef, call: cst.Call):
+        """``self._make_layers()``: (helper method, name of the local list it returns, the returned Name)."""
+        if not isinstance(call.func, cst.Attribute):
+            return None
+        method = next((m for m in cls.body.body
+                       if isinstance(m, cst.FunctionDef) and m.name.value == call.func.attr.value), None)
+        if method is None:
+            return None
+        returns = [sub for sub in walk(method.body, into_scopes=False) if isinstance(sub, cst.Return)]
+        if len(returns) != 1 or not isinstance(returns[0].value, cst.Name):
+            return None
+        return method, returns[0].value.value, returns[0].value
 
     def _wrap_fix(self, value: cst.BaseExpression, container: str) -> Optional[Fix]:
         if self._nested(value):
@@ -292,6 +385,19 @@ class ModuleInPlainContainer(Rule):
         else:
             return False
         return any(is_plain_container_expr(self.ctx, el) for el in elements)
+
+
+def _wrapper_name(new: cst.CSTNode) -> Optional[str]:
+    if isinstance(new, cst.Call) and isinstance(new.func, (cst.Attribute, cst.Name)):
+        name = new.func.attr.value if isinstance(new.func, cst.Attribute) else new.func.value
+        return name if name in fixsafety.WRAPPERS else None
+    return None
+
+
+def _is_empty_call(node: cst.CSTNode) -> bool:
+    return isinstance(node, (cst.List, cst.Dict)) and not node.elements or (
+        isinstance(node, cst.Call) and isinstance(node.func, cst.Name) and node.func.value in ("list", "dict")
+        and not node.args)
 
 
 def _string_key(key: cst.BaseExpression) -> bool:

@@ -44,10 +44,13 @@ class ParameterInPlainContainer(ModuleInPlainContainer):
     Use `nn.ParameterDict` for a dict with string keys.
 
     ## Fix safety
-    Safe, for a list literal or comprehension, a local list of parameters, an empty list filled later,
-    and a flat dict literal with string keys: wrapping in `nn.ParameterList` / `nn.ParameterDict`
-    changes registration only; indexing, iteration, `len` and `append` keep working. No fix for
-    tuples, sets, nested containers and other dicts.
+    Wraps the value in `nn.ParameterList` / `nn.ParameterDict` under the conditions of TL101, with the
+    rules of these containers: every element must be provably an `nn.Parameter` (a plain tensor such as
+    `torch.zeros(2)` would silently become a trainable parameter: no fix); supported uses are indexing,
+    iteration, `len`, `append`, `extend`, `+=` (and `get`, `setdefault`, `items`, `keys`, `values`, `pop(k)`,
+    `update`, `clear` for a dict); `insert`, `pop` and `del` of a list, and anything TL101 refuses, mean
+    no fix. Dict keys must be valid: not `"training"` or any other attribute of `nn.Module`, no `.`, not
+    empty.
     """
 
     code = "TL102"

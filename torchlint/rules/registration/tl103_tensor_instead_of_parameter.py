@@ -4,7 +4,7 @@ from typing import Optional
 
 import libcst as cst
 
-from ... import torch_facts
+from ... import fixsafety, torch_facts
 from ...facts.kinds import TENSOR, torch_function_name
 from ...facts.nodes import is_literal_false, is_literal_true, keyword_arg, self_attribute
 from ...rule import UNSAFE, Fix, Rule
@@ -65,7 +65,9 @@ class TensorInsteadOfParameter(Rule):
     ## Fix safety
     Unsafe: the tensor becomes a parameter, so it appears in `parameters()` and in `state_dict()`.
     Code that added it to an optimizer by hand would now list it twice (torch raises), and
-    checkpoints written before the fix lack the new key.
+    checkpoints written before the fix lack the new key. The fix writes `nn.Parameter` only where a name
+    bound to `torch.nn` (or `torch`) at run time is visible; the `requires_grad=True` argument is removed
+    only when no comment is attached to it (`nn.Parameter` makes a leaf of the tensor either way).
     """
 
     code = "TL103"
@@ -107,19 +109,22 @@ class TensorInsteadOfParameter(Rule):
         if owner is not None and ctx.kinds.self_attr_kind(owner) == TENSOR:
             self.report(call, attr=owner)
 
-    def _parameter_call(self, inner: cst.BaseExpression) -> Optional[cst.Call]:
-        nn = self.ctx.imports.local_name_for("torch.nn")
-        if nn is None:
+    def _parameter_call(self, inner: cst.BaseExpression, at: cst.CSTNode) -> Optional[cst.Call]:
+        func = fixsafety.expr_for(self.ctx, "torch.nn.Parameter", at)
+        if func is None:
             return None
-        return cst.Call(func=cst.parse_expression(f"{nn}.Parameter"), args=[cst.Arg(value=inner)])
+        return cst.Call(func=func, args=[cst.Arg(value=inner)])
 
     def _fix_factory(self, call: cst.Call, arg: cst.Arg) -> Optional[Fix]:
         args = [a for a in call.args if a is not arg]
         if args:
             args[-1] = args[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
-        wrapped = self._parameter_call(call.with_changes(args=args))
-        return Fix(UNSAFE, [(call, wrapped)], "wrap in nn.Parameter") if wrapped is not None else None
+        stripped = call.with_changes(args=args)
+        if not fixsafety.keeps_comments(call, stripped):
+            stripped = call  # nn.Parameter(...) makes a leaf of it anyway; keep the argument and its comments
+        wrapped = self._parameter_call(stripped, call)
+        return fixsafety.offer(self.ctx, UNSAFE, [(call, wrapped)], "wrap in nn.Parameter")
 
     def _fix_wrap(self, call: cst.Call, tensor: cst.BaseExpression) -> Optional[Fix]:
-        wrapped = self._parameter_call(tensor)
-        return Fix(UNSAFE, [(call, wrapped)], "wrap in nn.Parameter") if wrapped is not None else None
+        wrapped = self._parameter_call(tensor, call)
+        return fixsafety.offer(self.ctx, UNSAFE, [(call, wrapped)], "wrap in nn.Parameter")

@@ -4,8 +4,9 @@ from typing import Optional
 
 import libcst as cst
 
+from ... import fixsafety
 from ...facts.kinds import PARAMETER_CLASSES
-from ...facts.nodes import self_attribute
+from ...facts.nodes import self_attribute, walk
 from ...rule import UNSAFE, Fix, Rule
 from .tl103_tensor_instead_of_parameter import requires_grad_factory
 
@@ -19,6 +20,10 @@ class ParameterMovedAfterWrapping(Rule):
     `.float()`, `.half()`, `.bfloat16()` or `.type(...)`; and, in an `nn.Module`, a tensor made with
     `requires_grad=True` and then moved or cast before it is stored on `self`
     (`self.w = torch.randn(3, requires_grad=True).cuda()`).
+
+    Silent when the wrapped local was already moved or cast with the same argument in the same function
+    (`t = v.to(device)` ... `nn.Parameter(t).to(device)`): the move is then a no-op and the leaf stays
+    a leaf.
 
     ## Why is this bad?
     Moving or casting returns a *new* tensor whenever the device or dtype changes. That tensor is the
@@ -41,7 +46,8 @@ class ParameterMovedAfterWrapping(Rule):
 
     ## Fix safety
     Unsafe: the move goes inside `nn.Parameter(...)`, so the attribute becomes a registered parameter
-    (it appears in `parameters()` and `state_dict()`, and trains).
+    (it appears in `parameters()` and `state_dict()`, and trains). Not offered for a chain of moves;
+    `.type()` without a dtype is not a move (it returns the type's name) and is not reported.
     """
 
     code = "TL105"
@@ -59,11 +65,33 @@ class ParameterMovedAfterWrapping(Rule):
         receiver = func.value
         if not isinstance(receiver, cst.Call):
             return
+        if func.attr.value == "type" and not node.args:
+            return  # .type() without a dtype returns the type's name (a str) and moves nothing
         ctx = self.ctx
         if ctx.resolve(receiver.func) in PARAMETER_CLASSES:
+            if self._already_placed(receiver, node):
+                return
             self.report(node, what="nn.Parameter(...)", method=func.attr.value, fix=self._fix(node, receiver))
         elif self._stored_on_module(node) and requires_grad_factory(ctx, receiver) is not None:
             self.report(node, what="a requires_grad=True tensor", method=func.attr.value)
+
+    def _already_placed(self, param: cst.Call, move: cst.Call) -> bool:
+        """``t = v.to(device)`` ... ``nn.Parameter(t).to(device)``: the wrapped local was already moved or cast with
+        the same first argument in this function, so the code means the move to be a no-op (a leaf stays a leaf)."""
+        func = self.ctx.current_function
+        if func is None or not param.args or not isinstance(param.args[0].value, cst.Name) or not move.args:
+            return False
+        name = param.args[0].value.value
+        wanted = _code(move.args[0].value)
+        for sub in walk(func.body, into_scopes=False):
+            if isinstance(sub, cst.Assign) and any(isinstance(t.target, cst.Name) and t.target.value == name
+                                                   for t in sub.targets):
+                value = sub.value
+                if isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute) \
+                        and value.func.attr.value == move.func.attr.value and value.args \
+                        and _code(value.args[0].value) == wanted:
+                    return True
+        return False
 
     def _stored_on_module(self, node: cst.Call) -> bool:
         ctx = self.ctx
@@ -84,4 +112,8 @@ class ParameterMovedAfterWrapping(Rule):
         inner = param.args[0]
         moved = node.with_changes(func=node.func.with_changes(value=inner.value))
         new_param = param.with_changes(args=[inner.with_changes(value=moved), *param.args[1:]])
-        return Fix(UNSAFE, [(node, new_param)], "move or cast inside nn.Parameter(...)")
+        return fixsafety.offer(self.ctx, UNSAFE, [(node, new_param)], "move or cast inside nn.Parameter(...)")
+
+
+def _code(node: cst.CSTNode) -> str:
+    return cst.Module(body=[]).code_for_node(node)

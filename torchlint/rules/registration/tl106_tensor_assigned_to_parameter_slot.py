@@ -4,9 +4,10 @@ from typing import Optional
 
 import libcst as cst
 
-from ...facts.kinds import PARAMETER_CLASSES, TENSOR, iter_self_assignments, iter_self_method_calls
+from ...facts.kinds import PARAMETER_CLASSES, iter_self_assignments, iter_self_method_calls
 from ...facts.nodes import self_attribute, walk
 from ...rule import Rule
+from ...semantic.kinds import MODULE, PARAMETER, STRONG, TENSOR
 
 _WB = frozenset({"weight", "bias"})
 # Parameters every instance of these torch layers registers (possibly as None), whatever its arguments.
@@ -60,6 +61,7 @@ class TensorAssignedToParameterSlot(Rule):
     code = "TL106"
     name = "tensor-assigned-to-parameter-slot"
     summary = "A plain tensor assigned to a registered parameter's name raises TypeError."
+    needs = STRONG
     message = ("'{attr}' is a registered parameter: assigning a plain tensor raises TypeError: cannot assign ... "
                "as parameter; use `with torch.no_grad(): {target}.copy_(t)` or nn.Parameter(t)")
 
@@ -72,31 +74,40 @@ class TensorAssignedToParameterSlot(Rule):
             owner = t.value
             ctx = self.ctx
             if ctx.is_self(owner):
-                if not ctx.in_module_class or ctx.kind_of(node.value) != TENSOR:
+                if not ctx.in_module_class or attr not in self._parameter_attrs(ctx.current_class) \
+                        or ctx.kind_of(node.value) != TENSOR:
                     continue
                 if self._self_parameter(attr, node):
                     self.report(node, attr=attr, target=f"{owner.value}.{attr}")
             elif attr in _WB:
-                if ctx.kind_of(node.value) != TENSOR:
+                kinds = ctx.model.kinds
+                if kinds.is_(node.value, PARAMETER, at_least=self.needs) or not kinds.is_(node.value, TENSOR, self.needs):
                     continue
-                cls = self._layer_class(owner)
+                fact = kinds.of(owner)
+                cls = fact.cls if fact is not None and fact.kind == MODULE and fact.strength >= self.needs else None
                 if cls is not None and attr in LAYER_PARAMETERS.get(cls, ()):
                     self.report(node, attr=attr, target=_dotted(owner, attr) or attr)
 
     # ------------------------------------------------------------------ helpers
+    def _parameter_attrs(self, cls: cst.ClassDef) -> set:
+        """Attributes the class creates as nn.Parameter (assigned or registered): computed once per class."""
+        cache = self.__dict__.setdefault("_param_attrs", {})
+        found = cache.get(id(cls))
+        if found is None:
+            ctx = self.ctx
+            found = {name for name, value in iter_self_assignments(cls)
+                     if isinstance(value, cst.Call) and ctx.resolve(value.func) in PARAMETER_CLASSES}
+            for _m, args in iter_self_method_calls(cls, ("register_parameter",)):
+                if args and isinstance(args[0].value, cst.SimpleString) and isinstance(args[0].value.evaluated_value, str):
+                    found.add(args[0].value.evaluated_value)
+            cache[id(cls)] = found
+        return found
+
     def _self_parameter(self, attr: str, node: cst.Assign) -> bool:
         """``self.<attr>`` is created as an nn.Parameter in the class, and this assignment does not come
         before that (in the same method) nor after a ``del self.<attr>``."""
         ctx = self.ctx
-        cls = ctx.current_class
-        registered = False
-        for name, value in iter_self_assignments(cls):
-            if name == attr and isinstance(value, cst.Call) and ctx.resolve(value.func) in PARAMETER_CLASSES:
-                registered = True
-        for _m, args in iter_self_method_calls(cls, ("register_parameter",)):
-            if args and isinstance(args[0].value, cst.SimpleString) and args[0].value.evaluated_value == attr:
-                registered = True
-        if not registered:
+        if attr not in self._parameter_attrs(ctx.current_class):
             return False
         func = ctx.current_function
         self_name = ctx.func_stack[-1].self_name
@@ -116,38 +127,6 @@ class TensorAssignedToParameterSlot(Rule):
                     and sub.func.attr.value == "register_parameter":
                 return False
         return True
-
-    def _layer_class(self, owner: cst.BaseExpression) -> Optional[str]:
-        ctx = self.ctx
-        if isinstance(owner, cst.Attribute) and ctx.is_self(owner.value):
-            cls = ctx.current_class
-            if cls is None or not ctx.in_module_class:
-                return None
-            values = [v for name, v in iter_self_assignments(cls) if name == owner.attr.value]
-        elif isinstance(owner, cst.Name):
-            func = ctx.current_function
-            body = func.body if func is not None else (ctx.stack[0] if ctx.stack else None)
-            if body is None:
-                return None
-            values = []
-            for sub in walk(body, into_scopes=False):
-                if isinstance(sub, cst.Assign) and any(isinstance(t.target, cst.Name) and t.target.value == owner.value
-                                                       for t in sub.targets):
-                    values.append(sub.value)
-                elif isinstance(sub, (cst.For, cst.CompFor, cst.AugAssign, cst.AnnAssign)):
-                    target = sub.target
-                    if any(isinstance(n, cst.Name) and n.value == owner.value for n in walk(target)):
-                        return None
-            if func is not None and any(p.name.value == owner.value for p in (
-                    *func.params.posonly_params, *func.params.params, *func.params.kwonly_params)):
-                return None
-        else:
-            return None
-        classes = {ctx.resolve(v.func) if isinstance(v, cst.Call) else None for v in values}
-        if len(classes) != 1:
-            return None
-        cls = classes.pop()
-        return cls if cls in LAYER_PARAMETERS else None
 
 
 def _dotted(owner: cst.BaseExpression, attr: str) -> Optional[str]:

@@ -6,6 +6,7 @@ import libcst as cst
 
 from ...facts.kinds import MODULE, PARAMETER
 from ...facts.nodes import self_attribute, walk
+from ...facts.usage import only_raises
 from ...rule import Rule
 
 _ERRORS = {
@@ -36,6 +37,12 @@ def _super_init_call(node: cst.Call, self_name: str) -> Optional[str]:
     return None
 
 
+def _decorator_name(node: cst.BaseExpression) -> Optional[str]:
+    if isinstance(node, cst.Attribute):
+        return node.attr.value
+    return node.value if isinstance(node, cst.Name) else None
+
+
 class SuperInitMissingOrLate(Rule):
     """
     ## What it does
@@ -43,10 +50,13 @@ class SuperInitMissingOrLate(Rule):
     `Base.__init__(self)`, or `super(Cls, self).__init__()`), one that assigns a sub-module or a
     parameter (or calls `register_buffer` / `register_parameter` / `add_module`) before that call, and
     `super(Other, self).__init__()` naming a class of the same file that is not the enclosing one and
-    not one of its ancestors (naming an ancestor on purpose, to skip its `__init__`, is left alone).
+    not one of its ancestors (naming an ancestor on purpose, to skip its `__init__`, is left alone), and
+    an explicit `Other.__init__(self)` where `Other` is provably not an ancestor (every ancestor is a
+    class of the file or a torch Module class), so `nn.Module.__init__` never runs.
 
-    Silent on plain values (ints, strings, tensors) assigned before the call, which works, and on
-    classes without an `__init__` of their own.
+    Silent on plain values (ints, strings, tensors) assigned before the call, which works, on
+    classes without an `__init__` of their own, on `@typing.overload` stubs of `__init__`, and on an
+    `__init__` that only raises (a deprecated class that is never built).
 
     ## Why is this bad?
     `nn.Module.__init__` creates the dictionaries that hold parameters, buffers and sub-modules. Before
@@ -92,12 +102,18 @@ class SuperInitMissingOrLate(Rule):
         self_name = ctx.func_stack[-1].self_name
         if self_name is None:
             return
+        if any(_decorator_name(d.decorator) == "overload" for d in node.decorators) or only_raises(node):
+            return  # a typing.overload stub, or an __init__ that refuses to build (nothing is ever registered)
         cls = ctx.current_class
         self._state = None
         found = None
+        strangers = []
         for sub in walk(node.body, into_scopes=False):
             if isinstance(sub, cst.Call):
                 kind = _super_init_call(sub, self_name)
+                if kind == "base" and self._explicit_stranger(cls, sub.func.value):
+                    strangers.append(sub)  # X.__init__(self) with X provably not an ancestor
+                    continue
                 if kind is not None:
                     found = sub
                     if kind not in ("super", "base") and kind != cls.name.value \
@@ -107,6 +123,14 @@ class SuperInitMissingOrLate(Rule):
                             f"super(type, obj): obj must be an instance or subtype of type, or skips the "
                             f"__init__ of the classes before '{kind}'; use super().__init__()"))
                     break
+        if found is None and strangers:
+            other = cst.Module(body=[]).code_for_node(strangers[0].func.value)
+            error = self._first_registration_error(node, self_name) or (
+                f"AttributeError: '{cls.name.value}' object has no attribute '_parameters' on first use")
+            self.report(strangers[0].func.value, message=(
+                f"'{other}.__init__(self)' in class '{cls.name.value}': '{other}' is not a base class, so "
+                f"nn.Module.__init__ never runs and it raises {error}; call super().__init__()"))
+            return
         if found is None:
             if self._delegates(node, self_name):
                 return
@@ -170,6 +194,36 @@ class SuperInitMissingOrLate(Rule):
                         seen.add(value.value)
                         todo.append(parent)
         return True
+
+    def _explicit_stranger(self, cls: cst.ClassDef, owner: cst.BaseExpression) -> bool:
+        """``owner`` in ``owner.__init__(self)`` is provably not an ancestor of ``cls``: every ancestor is known
+        (classes of this file, torch Module classes) and ``owner`` is a class of this file or an imported name
+        outside torch that is none of them."""
+        from ...facts.classes import is_module_base_name
+
+        index = self.ctx.classes
+        names, todo, seen = set(), [cls], set()
+        while todo:
+            current = todo.pop()
+            for base in current.bases:
+                value = base.value.value if isinstance(base.value, cst.Subscript) else base.value
+                if isinstance(value, cst.Name) and index.class_named(value.value) is not None \
+                        and value.value not in self.ctx.imports.aliases:
+                    names.add(value.value)
+                    if value.value not in seen:
+                        seen.add(value.value)
+                        todo.append(index.class_named(value.value))
+                    continue
+                qualified = self.ctx.resolve(value)
+                if not is_module_base_name(qualified) or not qualified.startswith("torch."):
+                    return False  # an ancestor we cannot see: owner may be one of its bases
+                names.add(qualified)
+        if isinstance(owner, cst.Name) and index.class_named(owner.value) is not None \
+                and owner.value not in self.ctx.imports.aliases:
+            return owner.value not in names
+        qualified = self.ctx.resolve(owner)
+        return qualified is not None and not qualified.startswith("torch") and qualified not in names \
+            and qualified != "builtins.object" and qualified != "object"
 
     def _before_super(self) -> bool:
         state = getattr(self, "_state", None)

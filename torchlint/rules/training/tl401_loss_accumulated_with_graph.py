@@ -260,7 +260,13 @@ class LossAccumulatedWithGraph(Rule):
         for sub in walk(loop.body, into_scopes=False):
             if isinstance(sub, cst.Call) and isinstance(sub.func, cst.Attribute) \
                     and sub.func.attr.value in ("backward", "manual_backward"):
-                if any(isinstance(n, cst.Name) and n.value == name for n in walk(sub)):
+                # what is backpropagated: the receiver of t.backward(...), the argument of manual_backward(loss);
+                # not the gradient handed to backward (t.backward(weight * d.grad))
+                if sub.func.attr.value == "backward":
+                    subject = sub.func.value
+                else:
+                    subject = sub.args[0].value if sub.args else sub
+                if any(isinstance(n, cst.Name) and n.value == name for n in walk(subject)):
                     return True
         return False
 

@@ -4,8 +4,10 @@ from typing import Optional
 
 import libcst as cst
 
+from ... import fixsafety
 from ...rule import SAFE, Fix, Rule
 from ...semantic.kinds import BATCH, PARAMETER, PROVEN, STRONG, TENSOR
+from ..registration.tl103_tensor_instead_of_parameter import is_requires_grad_call, requires_grad_factory
 
 # Tensor methods that return a new tensor (or the same one) and never change the receiver.
 MOVE_METHODS = frozenset({"to", "cuda", "cpu", "float", "half", "double", "bfloat16", "long", "int", "type",
@@ -27,6 +29,9 @@ class TensorMoveDiscarded(Rule):
     shown by its use). A whole batch (`for batch in loader: batch.to(device)`) stays silent: custom batch
     classes (transformers' `BatchEncoding`, PyG's `Batch`) move themselves in place. Modules (`model.to(device)` moves the module
     in place and is correct) and receivers of unknown kind stay silent.
+
+    Silent when every binding of the name that reaches the statement was created with that same `dtype=`
+    or `device=` (`t = torch.zeros(n, dtype=q.dtype)` ... `t.to(q.dtype)`): the move would change nothing.
 
     ## Why is this bad?
     Unlike `nn.Module.to()`, these tensor methods return a new tensor and leave the receiver as it
@@ -52,10 +57,12 @@ class TensorMoveDiscarded(Rule):
     ```
 
     ## Fix safety
-    Safe when the receiver is a plain name: the fix rebinds the name to the result, `x = x.to(device)`,
-    which is what the statement was written for; nothing else observed the discarded copy. Attribute
-    or subscript receivers (`self.buf.cuda()`) get no fix, because assigning to them can change a
-    Module's registered state.
+    Safe when the receiver is a plain name bound to a plain tensor: the fix rebinds the name to the
+    result, `x = x.to(device)`, which is what the statement was written for; nothing else observed the
+    discarded copy. No fix when the name holds an `nn.Parameter` or a tensor made trainable
+    (`requires_grad=True`, `.requires_grad_()`): the copy is a plain non-leaf tensor, so rebinding would
+    unregister the parameter or stop its gradient. Attribute or subscript receivers (`self.buf.cuda()`)
+    get no fix, because assigning to them can change a Module's registered state.
     """
 
     code = "TL402"
@@ -79,11 +86,41 @@ class TensorMoveDiscarded(Rule):
         receiver = call.func.value
         if not self._is_tensor(receiver):
             return
+        if method == "to" and self._already_there(receiver, call):
+            return
         fix: Optional[Fix] = None
         if isinstance(receiver, cst.Name):
             new = cst.Assign(targets=[cst.AssignTarget(target=receiver)], value=call, semicolon=node.semicolon)
-            fix = Fix(SAFE, [(node, new)], "assign the result back to the name")
+            fix = fixsafety.offer(self.ctx, SAFE, [(node, new)], "assign the result back to the name",
+                                  verdicts=[self._rebind_verdict(receiver)])
         self.report(call, text=_code(call), receiver=_code(receiver), fix=fix)
+
+    def _already_there(self, receiver: cst.BaseExpression, call: cst.Call) -> bool:
+        """Every binding that reaches the receiver was created with the very dtype/device moved to."""
+        if not isinstance(receiver, cst.Name) or len(call.args) != 1 or call.args[0].keyword:
+            return False
+        wanted = _code(call.args[0].value)
+        bindings = self.ctx.model.bindings_at(receiver)
+        return bool(bindings) and all(
+            isinstance(b.value, cst.Call) and b.target is b.node and any(
+                a.keyword is not None and a.keyword.value in ("dtype", "device") and _code(a.value) == wanted
+                for a in b.value.args)
+            for b in bindings)
+
+    def _rebind_verdict(self, receiver: cst.Name):
+        """Rebinding the name to the moved copy keeps what it stands for only for a plain tensor: a Parameter
+        (or a tensor made a trainable leaf) would become a non-leaf plain tensor and lose its registration."""
+        fact = self.ctx.model.kinds.of(receiver)
+        if fact is not None and fact.kind == PARAMETER:
+            return fixsafety.NO, f"'{receiver.value}' is a Parameter: rebinding it to a copy unregisters it"
+        model = self.ctx.model
+        for binding in model.bindings_at(receiver):
+            if binding.value is not None and (requires_grad_factory(self.ctx, binding.value) is not None
+                                              or is_requires_grad_call(self.ctx, binding.value)):
+                return fixsafety.NO, f"'{receiver.value}' is a trainable leaf: its copy would not be"
+            if any(use.attr in ("requires_grad", "requires_grad_") for use in model.uses_in(binding.scope, binding.name)):
+                return fixsafety.NO, f"'{receiver.value}' is made trainable: its copy would not be a leaf"
+        return fixsafety.OK
 
     def _is_tensor(self, receiver: cst.BaseExpression) -> bool:
         fact = self.ctx.model.kinds.of(receiver)

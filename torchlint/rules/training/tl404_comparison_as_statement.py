@@ -4,8 +4,10 @@ from typing import Optional
 
 import libcst as cst
 
+from ... import fixsafety
 from ...facts.kinds import MODULE, PARAMETER, TENSOR
 from ...rule import UNSAFE, Fix, Rule
+from ...semantic.kinds import BATCH, STRONG
 
 _KINDS = (MODULE, PARAMETER, TENSOR)
 
@@ -44,15 +46,24 @@ class ComparisonAsStatement(Rule):
     ## Fix safety
     For `<x>.requires_grad == True/False` the fix turns `==` into `=`. It is unsafe: it changes what the
     program does (parameters get frozen or unfrozen, so training changes), and the author may have meant
-    an `assert` instead. No fix is offered for other comparisons.
+    an `assert` instead. No fix is offered for other comparisons, nor when a comment sits inside the
+    comparison.
     """
 
+    needs = STRONG  # a DataLoader batch element counts
     code = "TL404"
     name = "comparison-as-statement"
     summary = "A comparison used as a statement (`p.requires_grad == False`) does nothing."
     message = "comparison '{text}' as a statement does nothing; {advice}"
     fix_availability = UNSAFE
     triggers = ("==", "!=", " is ", "<", ">", " in ")
+
+    def _tensor_like(self, node) -> bool:
+        """A tensor (proven), or an element of an unpacked DataLoader batch (strong)."""
+        if self.ctx.kind_of(node) in _KINDS:
+            return True
+        fact = self.ctx.model.kinds.of(node)
+        return fact is not None and fact.kind == BATCH and fact.cls == "part" and fact.strength >= self.needs
 
     def visit_Expr(self, node: cst.Expr) -> None:
         value = node.value
@@ -67,10 +78,12 @@ class ComparisonAsStatement(Rule):
                     relevant = True
                     break
         if not relevant:
-            relevant = any(self.ctx.kind_of(op) in _KINDS for op in operands)
+            relevant = any(self._tensor_like(op) for op in operands)
         if not relevant:
             return
         fix = self._assignment_fix(node, value)
+        if fix is not None:
+            fix = fixsafety.offer(self.ctx, fix.applicability, fix.replacements, fix.description)
         text = _code(value)
         if fix is not None:
             advice = f"to set the flag write '{_code(value.left)} = {_code(value.comparisons[0].comparator)}'"
