@@ -67,7 +67,7 @@ class LoadStateDictResultIgnored(Rule):
 
     code = "TL416"
     name = "load-state-dict-result-ignored"
-    summary = "`load_state_dict(..., strict=False)` whose missing/unexpected keys are discarded: a mismatched checkpoint loads nothing, silently."
+    summary = "`load_state_dict(..., strict=False)` of a checkpoint file with the missing/unexpected keys discarded."
     message = ("load_state_dict(strict=False) skips every key that does not match, silently; check the returned "
                "missing_keys/unexpected_keys (a 'module.'-prefixed checkpoint loads nothing)")
     default_enabled = False
