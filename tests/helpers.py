@@ -10,28 +10,49 @@ from typing import Optional
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"
-MARKER = re.compile(r"#\s*((?:TL\d{3}[\s,]*)+)$")
+# A firing line ends with its expectations: ``# TL101 @13: <message>``, several joined by `` # ``.
+# ``python tools/update_fixtures.py`` rewrites them from what torchlint reports (review the diff).
+MARKER_START = re.compile(r"\s*#\s*TL\d{3}\b")
+_ENTRY = re.compile(r"(TL\d{3}) @(\d+): (.*)")
+_SPLIT = re.compile(r"\s#\s(?=TL\d{3} @\d+: )")
 
 
-def expected(path: pathlib.Path) -> set[tuple[int, str]]:
-    """(line, code) pairs marked in a fixture by a trailing ``# TL101`` comment (several codes allowed)."""
+def split_marker(line: str) -> tuple[str, str]:
+    """(code part, marker text) of a fixture line; the marker text is '' when the line has none."""
+    match = MARKER_START.search(line)
+    if match is None:
+        return line, ""
+    return line[: match.start()], line[match.end() - len(match.group().lstrip().lstrip("#").lstrip()):]
+
+
+def expected(path: pathlib.Path) -> set[tuple[int, int, str, str]]:
+    """(line, column, code, message) expected in a fixture, columns 1-based as the command line prints them."""
     result = set()
     for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        match = MARKER.search(line.rstrip())
-        if match:
-            for code in re.findall(r"TL\d{3}", match.group(1)):
-                result.add((lineno, code))
+        _code, marker = split_marker(line.rstrip())
+        if not marker:
+            continue
+        for entry in _SPLIT.split(marker):
+            match = _ENTRY.fullmatch(entry.strip())
+            if match is None:  # a bare "# TL101": the expectation is incomplete and cannot match
+                result.add((lineno, 0, entry.strip()[:5], "<run tools/update_fixtures.py>"))
+                continue
+            result.add((lineno, int(match.group(2)), match.group(1), match.group(3)))
     return result
 
 
-def actual(path: pathlib.Path, source: Optional[str] = None) -> set[tuple[int, str]]:
+def expected_codes(path: pathlib.Path) -> set[tuple[int, str]]:
+    return {(line, code) for line, _col, code, _msg in expected(path)}
+
+
+def actual(path: pathlib.Path, source: Optional[str] = None) -> set[tuple[int, int, str, str]]:
     from torchlint.engine import lint_source
     from torchlint.rules import all_rules
 
     text = source if source is not None else path.read_bytes()
     result = lint_source(text, str(path), all_rules())
     assert result.error is None, result.error.message
-    return {(f.line, f.code) for f in result.findings}
+    return {(f.line, f.col + 1, f.code, f.message) for f in result.findings}
 
 
 def load(path: pathlib.Path, name: Optional[str] = None):

@@ -42,3 +42,35 @@ def test_rule_catalog_is_generated():
         sys.path.pop(0)
     assert gen_catalog.build() == (ROOT / "torchlint" / "rules" / "catalog.py").read_text(encoding="utf-8"), \
         "run: python tools/gen_catalog.py"
+
+
+_PREAMBLE = ("import copy\nimport torch\nimport torch.nn as nn\nimport torch.nn.functional as F\n"
+             "import torchvision\nfrom torch.utils.data import DataLoader\n")
+
+
+def _snippet(rule, section: str) -> str:
+    import re
+
+    text = rule.doc_sections().get(section, "")
+    blocks = re.findall(r"```(?:python|py)?\n(.*?)```", text, re.S)
+    assert blocks, f"{rule.code}: '## {section}' has no python code block"
+    code = "\n".join(blocks)
+    return code if "import torch" in code else _PREAMBLE + code
+
+
+def _codes(rule, source: str) -> list:
+    from torchlint.engine import lint_source
+
+    result = lint_source(source, f"{rule.code}_doc.py", [rule])
+    assert result.error is None, f"{rule.code}: doc snippet does not parse: {result.error.message}"
+    return [f.code for f in result.findings]
+
+
+@pytest.mark.parametrize("rule", all_rules(), ids=lambda r: r.code)
+def test_doc_example_fires(rule):
+    assert rule.code in _codes(rule, _snippet(rule, "Example")), f"{rule.code}: its doc's Example does not fire"
+
+
+@pytest.mark.parametrize("rule", all_rules(), ids=lambda r: r.code)
+def test_doc_use_instead_is_silent(rule):
+    assert rule.code not in _codes(rule, _snippet(rule, "Use instead")), f"{rule.code}: its doc's 'Use instead' fires"

@@ -2,15 +2,15 @@
 import libcst as cst
 import pytest
 
-from torchlint.engine import Context, _collect_declarations, lint_source
+from torchlint.context import Context
+from torchlint.engine import lint_source
 from torchlint.rules import all_rules, select_rules
+from torchlint.semantic import SemanticModel
 
 
 def facts(source: str) -> Context:
     module = cst.parse_module(source)
-    ctx = Context("x.py", source)
-    _collect_declarations(module, ctx)
-    return ctx
+    return Context("x.py", source, SemanticModel(module, "x.py"))
 
 
 @pytest.mark.parametrize("imports, expr, qualified", [

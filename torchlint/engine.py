@@ -12,11 +12,11 @@ from typing import Optional, Sequence, Union
 
 import libcst as cst
 
-from .facts.classes import ClassIndex
-from .facts.imports import ImportTable
-from .facts.nodes import FIELD_CACHE, LEAF_CLASSES, NODE_CLASSES, bound_names, child_fields, iter_statements
-from .facts.kinds import MODULE, TENSOR, KindResolver, clear_class_memo, is_tensor_annotation
+from .context import Context
+from .facts.kinds import clear_class_memo
+from .facts.nodes import FIELD_CACHE, LEAF_CLASSES, NODE_CLASSES, child_fields
 from .rule import Finding, Fix, Rule
+from .semantic.model import SemanticModel
 
 SYNTAX_ERROR = "TL001"
 READ_ERROR = "TL002"
@@ -26,190 +26,11 @@ INTERNAL_ERROR = "TL003"
 NOQA_RE = re.compile(r"#\s*noqa(?::[\s]?(?P<codes>[A-Z][0-9]+(?:[,\s]+[A-Z][0-9]+)*))?", re.IGNORECASE)
 _LINE_SPLIT = re.compile(r"\r\n|\r|\n")
 
-_NO_GRAD_CONTEXTS = frozenset({"torch.no_grad", "torch.inference_mode", "torch.autograd.no_grad",
-                               "torch.autograd.grad_mode.no_grad", "torch.autograd.grad_mode.inference_mode"})
-
 
 class LintError(Exception):
     def __init__(self, code: str, message: str, line: int = 1, col: int = 0) -> None:
         super().__init__(message)
         self.code, self.message, self.line, self.col = code, message, line, col
-
-
-class FunctionScope:
-    __slots__ = ("node", "names", "self_name", "class_node", "class_is_module")
-
-    def __init__(self, node, self_name, class_node, class_is_module) -> None:
-        self.node = node
-        self.names: dict[str, Optional[str]] = {}
-        self.self_name = self_name
-        self.class_node = class_node
-        self.class_is_module = class_is_module
-
-
-class Context:
-    """Shared per-file facts and the traversal state every rule can ask about."""
-
-    def __init__(self, path: str, text: str) -> None:
-        self.path = path
-        self.text = text
-        self.imports = ImportTable()
-        self.classes = ClassIndex(self.imports)
-        self.kinds = KindResolver(self)
-        self.class_stack: list[tuple[cst.ClassDef, bool]] = []
-        self.func_stack: list[FunctionScope] = []
-        self.module_names: dict[str, Optional[str]] = {}
-        self.no_grad_depth = 0
-        self.loop_stack: list[cst.CSTNode] = []
-        self.findings: list[Finding] = []
-        self.stack: list[cst.CSTNode] = []  # ancestors of the node being visited (innermost last)
-
-    # ------------------------------------------------------------------ questions rules ask
-    @property
-    def current_function(self) -> Optional[cst.FunctionDef]:
-        return self.func_stack[-1].node if self.func_stack else None
-
-    @property
-    def current_class(self) -> Optional[cst.ClassDef]:
-        """The class whose method we are in (or whose body we are in)."""
-        if self.func_stack:
-            return self.func_stack[-1].class_node
-        return self.class_stack[-1][0] if self.class_stack else None
-
-    @property
-    def in_module_class(self) -> bool:
-        """Inside a class body or a method of a class that is an nn.Module subclass."""
-        if self.func_stack:
-            return self.func_stack[-1].class_is_module
-        return bool(self.class_stack) and self.class_stack[-1][1]
-
-    @property
-    def method_name(self) -> Optional[str]:
-        """Name of the Module-class method we are directly in (None elsewhere)."""
-        if self.func_stack and self.func_stack[-1].class_node is not None:
-            return self.func_stack[-1].node.name.value
-        return None
-
-    @property
-    def in_init(self) -> bool:
-        """In ``__init__`` of a Module class, or in a method that ``__init__`` calls on self."""
-        if not self.func_stack:
-            return False
-        scope = self.func_stack[-1]
-        if scope.class_node is None or not scope.class_is_module:
-            return False
-        return scope.node.name.value in self.classes.init_methods(scope.class_node)
-
-    @property
-    def in_no_grad(self) -> bool:
-        return self.no_grad_depth > 0
-
-    def resolve(self, node: cst.BaseExpression) -> Optional[str]:
-        return self.imports.resolve(node)
-
-    def is_self(self, node: cst.BaseExpression) -> bool:
-        return (isinstance(node, cst.Name) and bool(self.func_stack)
-                and self.func_stack[-1].self_name == node.value)
-
-    def is_module_class(self, node: cst.ClassDef) -> bool:
-        return self.classes.is_module_class(node)
-
-    def kind_of(self, node: cst.BaseExpression) -> Optional[str]:
-        return self.kinds.kind_of(node)
-
-    def name_kind(self, name: str) -> Optional[str]:
-        if self.func_stack:
-            scope = self.func_stack[-1]
-            if name in scope.names:
-                return scope.names[name]
-            if name == scope.self_name and scope.class_is_module:
-                return MODULE
-            return None
-        return self.module_names.get(name)
-
-    def bind(self, name: str, kind: Optional[str]) -> None:
-        if self.func_stack:
-            self.func_stack[-1].names[name] = kind
-        else:
-            self.module_names[name] = kind
-
-    def parent(self, depth: int = 1) -> Optional[cst.CSTNode]:
-        """The ancestor ``depth`` levels above the node being visited."""
-        idx = len(self.stack) - 1 - depth
-        return self.stack[idx] if idx >= 0 else None
-
-    def add_finding(self, rule: Rule, node: cst.CSTNode, message: str, fix: Optional[Fix]) -> None:
-        self.findings.append(Finding(code=rule.code, message=message, line=0, col=0, end_line=0, end_col=0,
-                                     name=rule.name, fix=fix, node=node))
-
-    # ------------------------------------------------------------------ scope bookkeeping
-    def is_no_grad_expr(self, node: cst.BaseExpression) -> bool:
-        func = node.func if isinstance(node, cst.Call) else node
-        qualified = self.imports.resolve(func)
-        if qualified in _NO_GRAD_CONTEXTS:
-            return True
-        if (isinstance(node, cst.Call) and qualified in ("torch.set_grad_enabled", "torch.autograd.set_grad_enabled")
-                and node.args and isinstance(node.args[0].value, cst.Name) and node.args[0].value.value == "False"):
-            return True
-        return False
-
-    def _enter_function(self, node: cst.FunctionDef) -> int:
-        class_node, class_is_module = (None, False)
-        parent = self.stack[-2] if len(self.stack) >= 2 else None
-        if self.class_stack and isinstance(parent, cst.IndentedBlock) and len(self.stack) >= 3 \
-                and self.stack[-3] is self.class_stack[-1][0]:
-            class_node, class_is_module = self.class_stack[-1]
-        self_name = None
-        params = node.params.posonly_params or node.params.params
-        if class_node is not None and params and not any(
-                isinstance(d.decorator, cst.Name) and d.decorator.value in ("staticmethod", "classmethod")
-                for d in node.decorators):
-            self_name = params[0].name.value
-        scope = FunctionScope(node, self_name, class_node, class_is_module)
-        for group in (node.params.posonly_params, node.params.params, node.params.kwonly_params):
-            for param in group:
-                kind = None
-                if param.annotation is not None:
-                    ann = param.annotation.annotation
-                    if is_tensor_annotation(self, ann):
-                        kind = TENSOR
-                    elif self.imports.resolve(ann) in ("torch.nn.Module", "torch.nn.modules.module.Module"):
-                        kind = MODULE
-                scope.names[param.name.value] = kind
-        if self_name is not None:
-            scope.names.pop(self_name, None)
-        self.func_stack.append(scope)
-        added = 0
-        for dec in node.decorators:
-            if self.is_no_grad_expr(dec.decorator):
-                added = 1
-        self.no_grad_depth += added
-        return added
-
-    def _bind_assignment(self, node: cst.CSTNode) -> None:
-        if isinstance(node, cst.Assign):
-            kind = None
-            computed = False
-            for target in node.targets:
-                if isinstance(target.target, cst.Name):
-                    if not computed:
-                        kind, computed = self.kinds.kind_of(node.value), True
-                    self.bind(target.target.value, kind)
-                elif isinstance(target.target, (cst.Tuple, cst.List)):
-                    for el in target.target.elements:
-                        if isinstance(el.value, cst.Name):
-                            self.bind(el.value.value, None)
-        elif isinstance(node, cst.AnnAssign) and isinstance(node.target, cst.Name):
-            if is_tensor_annotation(self, node.annotation.annotation):
-                self.bind(node.target.value, TENSOR)
-            elif node.value is not None:
-                self.bind(node.target.value, self.kinds.kind_of(node.value))
-        elif isinstance(node, cst.AugAssign) and isinstance(node.target, cst.Name):
-            pass
-        elif isinstance(node, cst.For):
-            for name in bound_names(node.target):
-                if self.func_stack:
-                    self.func_stack[-1].names.setdefault(name, None)
 
 
 class _Dispatch:
@@ -243,7 +64,6 @@ def _walk(root: cst.CSTNode, ctx: Context, dispatch: _Dispatch) -> None:
     node_classes = NODE_CLASSES
     fields_of = FIELD_CACHE
     scoped = _SCOPED
-    Assign, AnnAssign, For = cst.Assign, cst.AnnAssign, cst.For
 
     def walk(node: cst.CSTNode) -> None:
         cls = type(node)
@@ -270,8 +90,6 @@ def _walk(root: cst.CSTNode, ctx: Context, dispatch: _Dispatch) -> None:
         if handlers:
             for handler in handlers:
                 handler(node)
-        if cls is Assign or cls is AnnAssign or cls is For:
-            ctx._bind_assignment(node)
         if scope is not None:
             _leave_scope(ctx, scope, entered)
         stack.pop()
@@ -288,7 +106,7 @@ def _enter_scope(ctx: Context, node: cst.CSTNode, scope: str) -> int:
         ctx.class_stack.append((node, ctx.classes.is_module_class(node)))
         return 0
     if scope == "function":
-        return ctx._enter_function(node)
+        return ctx.enter_function(node)
     if scope == "with":
         if any(ctx.is_no_grad_expr(item.item) for item in node.items):
             ctx.no_grad_depth += 1
@@ -306,15 +124,6 @@ def _leave_scope(ctx: Context, scope: str, no_grad: int) -> None:
     elif scope == "loop":
         ctx.loop_stack.pop()
     ctx.no_grad_depth -= no_grad
-
-
-def _collect_declarations(module: cst.Module, ctx: Context) -> None:
-    """Pre-pass over statements only (not expressions): imports and class definitions."""
-    for stmt in iter_statements(module.body, into_classes=True):
-        if isinstance(stmt, (cst.Import, cst.ImportFrom)):
-            ctx.imports.add(stmt)
-        elif isinstance(stmt, cst.ClassDef):
-            ctx.classes.add(stmt)
 
 
 # ---------------------------------------------------------------------- decoding and parsing
@@ -398,13 +207,14 @@ def rules_for_text(rule_classes: Sequence[type[Rule]], text: str) -> list[type[R
 def lint_module(module: cst.Module, text: str, path: str, rule_classes: Sequence[type[Rule]]) -> list[Finding]:
     """Run the rules over an already parsed module; findings get positions, sorted."""
     clear_class_memo()
-    ctx = Context(path, text)
-    _collect_declarations(module, ctx)
+    ctx = Context(path, text, SemanticModel(module, path))
     rules = [cls(ctx) for cls in rule_classes]
     try:
         _walk(module, ctx, _Dispatch(rules))
     finally:
-        ctx.kinds = None  # break the ctx <-> resolver cycle: the tree is freed by reference counting
+        ctx.model.close()
+        ctx.kinds = ctx.model = None  # break reference cycles: the tree is freed by reference counting
+        clear_class_memo()
     if not ctx.findings:
         return []
     _assign_positions(module, ctx.findings)

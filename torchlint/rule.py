@@ -51,6 +51,16 @@ class Finding:
         return (self.line, self.col, self.code)
 
 
+_EVIDENCE = {
+    3: ("Fires only on **proven** kinds: a constructor, an annotation, an in-file or sibling-file Module class, or an "
+        "in-file helper whose every return is proven."),
+    2: ("Fires on **strong** evidence too: besides proven kinds, what the code does with a name in its scope (Module-only "
+        "methods such as `parameters()`, being passed to `nn.Sequential`/`DataParallel`/an optimizer or scheduler, "
+        "the targets of a loop over a DataLoader, every call site of a local function passing a proven kind). "
+        "Contradicting evidence (`.fit`, `.predict`, numpy or other frameworks' values) keeps it silent."),
+}
+
+
 class Rule:
     code: ClassVar[str] = ""
     name: ClassVar[str] = ""
@@ -58,11 +68,17 @@ class Rule:
     summary: ClassVar[str] = ""  # one line for tables: what the rule finds
     default_enabled: ClassVar[bool] = True
     fix_availability: ClassVar[Optional[str]] = None  # SAFE, UNSAFE or None
+    # The weakest evidence of a receiver's kind the rule accepts: 3 proven, 2 strong (see semantic/kinds.py).
+    needs: ClassVar[int] = 3
     # The rule can only fire when the file text contains one of these strings (cheap prefilter).
     triggers: ClassVar[tuple[str, ...]] = ("torch",)
 
     def __init__(self, ctx: "Context") -> None:
         self.ctx = ctx
+
+    def is_kind(self, node: cst.BaseExpression, kind: str) -> bool:
+        """Is ``node`` of ``kind`` with at least the evidence this rule ``needs``?"""
+        return self.ctx.model.kinds.is_(node, kind, at_least=self.needs)
 
     def report(self, node: cst.CSTNode, message: Optional[str] = None, fix: Optional[Fix] = None, **fmt) -> None:
         text = message if message is not None else self.message
@@ -73,7 +89,7 @@ class Rule:
     # ------------------------------------------------------------------ documentation
     @classmethod
     def documentation(cls) -> str:
-        return inspect.cleandoc(cls.__doc__ or "")
+        return inspect.cleandoc(cls.__doc__ or "") + "\n\n## Evidence\n" + _EVIDENCE[cls.needs]
 
     @classmethod
     def doc_sections(cls) -> dict[str, str]:

@@ -45,11 +45,12 @@ def is_module_base_name(qualified: Optional[str]) -> bool:
 class ClassIndex:
     """All classes of one file, by name, with Module-ness computed once."""
 
-    __slots__ = ("by_name", "_module_names", "_imports", "_init_methods")
+    __slots__ = ("by_name", "_module_names", "_imports", "_init_methods", "_module_base")
 
-    def __init__(self, imports: ImportTable) -> None:
+    def __init__(self, imports: ImportTable, module_base=None) -> None:
         self.by_name: dict[str, list[cst.ClassDef]] = {}
         self._imports = imports
+        self._module_base = module_base  # a Module base class defined in another file of the project
         self._module_names: Optional[set[str]] = None
         self._init_methods: dict[int, frozenset] = {}
 
@@ -104,7 +105,10 @@ class ClassIndex:
             base = base.value
         if isinstance(base, cst.Name) and base.value in known and base.value not in self._imports.aliases:
             return True
-        return is_module_base_name(self._imports.resolve(base))
+        qualified = self._imports.resolve(base)
+        if is_module_base_name(qualified):
+            return True
+        return self._module_base is not None and qualified is not None and self._module_base(qualified)
 
     @property
     def module_names(self) -> set[str]:

@@ -8,7 +8,7 @@ import libcst as cst
 from .nodes import iter_small_statements, self_attribute
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..engine import Context
+    from ..context import Context
 
 _SEQUENCES = {cst.List: "list", cst.Tuple: "tuple", cst.Set: "set"}
 _COMPREHENSIONS = {cst.ListComp: "list", cst.SetComp: "set", cst.GeneratorExp: "list"}

@@ -14,7 +14,7 @@ from .. import torch_facts
 from .nodes import iter_small_statements, self_attribute
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..engine import Context
+    from ..context import Context
 
 MODULE = "module"
 PARAMETER = "parameter"
@@ -55,7 +55,7 @@ def constructor_kind(qualified: str) -> Optional[str]:
 
 
 def is_tensor_annotation(ctx: "Context", annotation: cst.BaseExpression) -> bool:
-    return ctx.imports.resolve(annotation) in TENSOR_CLASSES
+    return ctx.resolve(annotation) in TENSOR_CLASSES
 
 
 class KindResolver:
@@ -70,7 +70,7 @@ class KindResolver:
     def module_class_of(self, func: cst.BaseExpression) -> Optional[str]:
         """If calling ``func`` constructs a Module, the class's qualified name (torch) or local name."""
         ctx = self.ctx
-        qualified = ctx.imports.resolve(func)
+        qualified = ctx.resolve(func)
         if qualified is not None:
             if qualified in torch_facts.MODULE_CLASSES:
                 return qualified
@@ -95,7 +95,7 @@ class KindResolver:
         if cls is not None:
             for value in iter_self_assigned_values(cls):
                 if isinstance(value, cst.Call):
-                    if self.ctx.imports.resolve(value.func) in PARAMETER_CLASSES:
+                    if self.ctx.resolve(value.func) in PARAMETER_CLASSES:
                         result = True
                         break
                     sub = self.module_class_of(value.func)
@@ -126,102 +126,26 @@ class KindResolver:
         cls = self.module_class_of(node.func)
         return cls is not None and self.class_has_parameters(cls) is True
 
-    # ----------------------------------------------------------------- kinds
+    # ----------------------------------------------------------------- kinds (asked of the semantic model)
     def kind_of(self, node: cst.BaseExpression) -> Optional[str]:
-        ctx = self.ctx
-        if isinstance(node, cst.Name):
-            return ctx.name_kind(node.value)
-        if isinstance(node, cst.Call):
-            return self._call_kind(node)
-        if isinstance(node, cst.Attribute):
-            owner = node.value
-            if ctx.is_self(owner):
-                return self.self_attr_kind(node.attr.value)
-            if node.attr.value in LAYER_PARAMETER_ATTRS and isinstance(owner, cst.Call):
-                cls = self.module_class_of(owner.func)
-                if cls is not None and cls in torch_facts.MODULES_WITH_PARAMETERS:
-                    return PARAMETER
-            return None
-        if isinstance(node, cst.IfExp):
-            body, orelse = self.kind_of(node.body), self.kind_of(node.orelse)
-            return body if body == orelse else None
-        if isinstance(node, cst.BinaryOperation):
-            left, right = self.kind_of(node.left), self.kind_of(node.right)
-            if TENSOR in (left, right) or PARAMETER in (left, right):
-                if MODULE not in (left, right):
-                    return TENSOR
-            return None
-        return None
-
-    def _call_kind(self, node: cst.Call) -> Optional[str]:
-        ctx = self.ctx
-        func = node.func
-        qualified = ctx.imports.resolve(func)
-        if qualified is not None:
-            kind = constructor_kind(qualified)
-            if kind is not None:
-                return kind
-            if qualified == "copy.deepcopy" and node.args:
-                return self.kind_of(node.args[0].value) if self.kind_of(node.args[0].value) == MODULE else None
-            if qualified.startswith("torchvision.models.") and qualified.rsplit(".", 1)[-1][:1].islower():
-                return MODULE
-            return None
-        if isinstance(func, cst.Name):
-            if ctx.classes.is_module_class_name(func.value):
-                return MODULE
-            return None
-        if isinstance(func, cst.Attribute):
-            method = func.attr.value
-            receiver = func.value
-            if method == "from_pretrained":
-                owner = ctx.imports.resolve(receiver)
-                if owner is not None and owner.startswith("transformers."):
-                    last = owner.rsplit(".", 1)[-1]
-                    if not any(word in last for word in _PRETRAINED_NON_MODELS) and "Model" in last:
-                        return MODULE
-                if isinstance(receiver, cst.Name) and ctx.classes.is_module_class_name(receiver.value):
-                    return MODULE
-                return None
-            receiver_kind = self.kind_of(receiver)
-            if receiver_kind == MODULE and method in MODULE_SELF_METHODS:
-                return MODULE
-            if receiver_kind in (TENSOR, PARAMETER) and method in torch_facts.TENSOR_METHODS:
-                return TENSOR
-        return None
+        return self.ctx.model.kinds.legacy_kind(node)
 
     def self_attr_kind(self, attr: str) -> Optional[str]:
-        """Kind of ``self.<attr>`` in the current class, from what its methods assign."""
+        """Proven kind of ``self.<attr>`` in the current class, from what its methods assign."""
         cls = self.ctx.current_class
         if cls is None:
             return None
-        table = self._class_attr_cache.get(id(cls))
-        if table is None:
-            table = self._class_attr_cache[id(cls)] = {}
-            self._fill_attr_table(cls, table)
-        return table.get(attr)
-
-    def _fill_attr_table(self, cls: cst.ClassDef, table: dict[str, Optional[str]]) -> None:
-        seen: dict[str, set] = {}
-        for attr, value in iter_self_assignments(cls):
-            kind = self._static_kind(value)
-            seen.setdefault(attr, set()).add(kind)
-        for stmt_call in iter_self_method_calls(cls, ("register_buffer", "register_parameter", "add_module")):
-            method, args = stmt_call
-            if args and isinstance(args[0].value, cst.SimpleString):
-                name = args[0].value.evaluated_value
-                kind = {"register_buffer": TENSOR, "register_parameter": PARAMETER, "add_module": MODULE}[method]
-                if isinstance(name, str):
-                    seen.setdefault(name, set()).add(kind)
-        for attr, kinds in seen.items():
-            kinds.discard("none")  # a None placeholder does not change what the attribute holds
-            table[attr] = next(iter(kinds)) if len(kinds) == 1 else None
+        fact = self.ctx.model.kinds.self_attr_fact(cls, attr)
+        if fact is None or fact.strength < 3 or fact.kind not in (MODULE, PARAMETER, TENSOR):
+            return None
+        return fact.kind
 
     def _static_kind(self, value: cst.BaseExpression) -> Optional[str]:
         """Kind of an expression without any local-name knowledge (for class attribute tables)."""
         if isinstance(value, cst.Name) and value.value == "None":
             return "none"
         if isinstance(value, cst.Call):
-            qualified = self.ctx.imports.resolve(value.func)
+            qualified = self.ctx.resolve(value.func)
             if qualified is not None:
                 return constructor_kind(qualified)
             if isinstance(value.func, cst.Name) and self.ctx.classes.is_module_class_name(value.func.value):

@@ -12,17 +12,14 @@ import libcst as cst
 from .. import torch_facts
 from ..rule import Rule
 from .kinds import LAYER_PARAMETER_ATTRS, PARAMETER, iter_self_assignments
+from ..semantic.kinds import MODULE_ITERATORS
 from .nodes import walk
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..engine import Context
+    from ..context import Context
 
 # iteration method -> (what the items are, whether items are (name, value) pairs)
-LOOP_METHODS = {
-    "parameters": ("parameter", False), "named_parameters": ("parameter", True),
-    "modules": ("module", False), "named_modules": ("module", True),
-    "children": ("module", False), "named_children": ("module", True),
-}
+LOOP_METHODS = {m: v for m, v in MODULE_ITERATORS.items() if v[0] != "buffer"}
 
 
 def unwrap_iterable(node: cst.BaseExpression) -> tuple[cst.BaseExpression, bool]:

@@ -18,7 +18,7 @@ from .kinds import iter_self_assignments
 from .nodes import bound_names, iter_statements
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..engine import Context
+    from ..context import Context
 
 OPTIMIZER = "optimizer"
 SCHEDULER = "scheduler"

@@ -28,6 +28,11 @@ class ForwardCalledDirectly(Rule):
     ## Example
     ```python
     class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.encoder = nn.Linear(8, 8)
+            self.head = nn.Linear(8, 2)
+
         def forward(self, x):
             return self.head.forward(self.encoder.forward(x))
     ```
@@ -35,6 +40,11 @@ class ForwardCalledDirectly(Rule):
     ## Use instead
     ```python
     class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.encoder = nn.Linear(8, 8)
+            self.head = nn.Linear(8, 2)
+
         def forward(self, x):
             return self.head(self.encoder(x))
     ```

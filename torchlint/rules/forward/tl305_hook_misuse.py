@@ -77,8 +77,9 @@ class HookMisuse(Rule):
     def scale(module, output):
         output = output * 2
 
+    model = nn.Sequential(nn.Linear(4, 4))
     model.register_forward_hook(scale)
-    model.fc.register_backward_hook(log_grads)
+    model[0].register_backward_hook(log_grads)
     ```
 
     ## Use instead
@@ -86,8 +87,9 @@ class HookMisuse(Rule):
     def scale(module, input, output):
         return output * 2
 
+    model = nn.Sequential(nn.Linear(4, 4))
     model.register_forward_hook(scale)
-    model.fc.register_full_backward_hook(log_grads)
+    model[0].register_full_backward_hook(log_grads)
     ```
 
     ## Fix safety

@@ -62,18 +62,30 @@ class SubmoduleOutputDiscarded(Rule):
 
     ## Example
     ```python
-    def forward(self, x):
-        out = self.mlp(x)
-        out = self.head(x)
-        return out
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.mlp = nn.Linear(8, 8)
+            self.head = nn.Linear(8, 2)
+
+        def forward(self, x):
+            out = self.mlp(x)
+            out = self.head(x)
+            return out
     ```
 
     ## Use instead
     ```python
-    def forward(self, x):
-        out = self.mlp(x)
-        out = self.head(out)
-        return out
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.mlp = nn.Linear(8, 8)
+            self.head = nn.Linear(8, 2)
+
+        def forward(self, x):
+            out = self.mlp(x)
+            out = self.head(out)
+            return out
     ```
 
     ## Fix safety

@@ -4,15 +4,13 @@ from typing import Optional
 
 import libcst as cst
 
-from ...facts.nodes import iter_statements, uses_name
+from ...facts.nodes import iter_statements
 from ...rule import Rule
+from ...semantic.kinds import MODULE, MODULE_ITERATORS, PROVEN
 
 # Methods whose result, iterated, yields the model's own objects: rebinding the loop variable changes none.
-ITERATION_METHODS = {
-    "parameters": "parameter", "named_parameters": "parameter", "buffers": "buffer", "named_buffers": "buffer",
-    "modules": "module", "named_modules": "module", "children": "module", "named_children": "module",
-}
-_NAMED = {"named_parameters", "named_buffers", "named_modules", "named_children"}
+ITERATION_METHODS = {method: what for method, (what, _named) in MODULE_ITERATORS.items()}
+_NAMED = {method for method, (_what, named) in MODULE_ITERATORS.items() if named}
 _ADVICE = {
     "parameter": "use {var}.copy_(...), {var}.zero_() or {var}[...] = ... under torch.no_grad()",
     "buffer": "use {var}.copy_(...), {var}.zero_() or {var}[...] = ... under torch.no_grad()",
@@ -89,44 +87,31 @@ class LoopVariableRebound(Rule):
             return
         what, named = found
         var = loop_value_name(node.target, named)
-        if var is None:
+        if var is None or self._other_framework(node.iter):
             return
-        statements = list(iter_statements(node.body.body, into_functions=False))
-        for index, stmt in enumerate(statements):
+        for stmt in iter_statements(node.body.body, into_functions=False):
             if not isinstance(stmt, cst.Assign):
                 continue
             target = next((t.target for t in stmt.targets
                            if isinstance(t.target, cst.Name) and t.target.value == var), None)
             if target is None:
                 continue
-            if self._read_later(statements, index, var, stmt):
-                continue
+            binding = self.ctx.model.binding_of(target)
+            if binding is None or self.ctx.model.uses_of(binding):
+                continue  # the new value is read later (in the body, after the loop, or in a closure)
             kind = "parameter" if what == "state_dict entry" else what
             advice = _ADVICE[kind].format(var=var)
             self.report(target, var=var, what=what, advice=advice)
 
-    @staticmethod
-    def _read_later(statements, index, var, assign) -> bool:
-        for later in statements[index + 1:]:
-            if isinstance(later, cst.SimpleStatementLine):
-                continue  # its small statements follow in the list
-            if isinstance(later, (cst.Assign, cst.AnnAssign)):
-                if uses_name(later.value, var) if later.value is not None else False:
-                    return True
-                for t in getattr(later, "targets", ()):
-                    if not isinstance(t.target, cst.Name) and uses_name(t.target, var):
-                        return True
-                continue
-            if isinstance(later, cst.BaseSmallStatement):
-                if uses_name(later, var):
-                    return True
-                continue
-            # compound statements: their headers (tests, iterables, with-items) may read the name
-            for field in ("test", "iter", "items", "subject"):
-                part = getattr(later, field, None)
-                if part is None:
-                    continue
-                parts = part if isinstance(part, (list, tuple)) else [part]
-                if any(uses_name(p, var) for p in parts):
-                    return True
-        return False
+    def _other_framework(self, iterable: cst.BaseExpression) -> bool:
+        """paddle, jax (flax), ... have the same iteration methods: there, only a proven torch receiver counts."""
+        kinds = self.ctx.model.kinds
+        if not kinds.foreign_file:
+            return False
+        call = iterable
+        while type(call) is cst.Call and type(call.func) is cst.Attribute:
+            receiver = call.func.value
+            if kinds.is_(receiver, MODULE, at_least=PROVEN):
+                return False
+            call = receiver
+        return True

@@ -32,6 +32,7 @@ class DataAttributeMutation(ParameterTargetsRule):
 
     ## Example
     ```python
+    w = nn.Parameter(torch.randn(3))
     loss = (w * x).sum()
     w.data.mul_(0.5)
     loss.backward()
@@ -39,6 +40,7 @@ class DataAttributeMutation(ParameterTargetsRule):
 
     ## Use instead
     ```python
+    w = nn.Parameter(torch.randn(3))
     loss = (w * x).sum()
     with torch.no_grad():
         w.mul_(0.5)

@@ -4,8 +4,8 @@ from typing import Optional
 
 import libcst as cst
 
-from ...facts.kinds import MODULE
 from ...facts.nodes import walk
+from ...semantic.kinds import MODULE, STATE_DICT, STRONG
 from ...rule import Rule
 
 # Uses of the dict that read keys only, never the (possibly replaced) values.
@@ -17,7 +17,8 @@ _MOVE_METHODS = frozenset({"pop", "get"})
 class StateDictEntryNotLoaded(Rule):
     """
     ## What it does
-    Finds `sd[key] = value` where `sd = model.state_dict()` of a provable `nn.Module`, and the dict
+    Finds `sd[key] = value` where `sd = model.state_dict()` of an `nn.Module` (proven, or on strong
+    evidence such as a parameter `model` whose `.parameters()` the function also uses), and the dict
     is never used afterwards except for more such writes, key tests (`key in sd`, `sd.keys()`,
     `len(sd)`) and deletions: no `model.load_state_dict(sd)`, no `torch.save(sd, ...)`, no
     `return sd`, no other use of any kind in the function. Also finds
@@ -36,15 +37,17 @@ class StateDictEntryNotLoaded(Rule):
 
     ## Example
     ```python
-    sd = model.state_dict()
-    sd["fc.bias"] = torch.zeros(10)
+    def reset_head(model: nn.Module):
+        sd = model.state_dict()
+        sd["fc.bias"] = torch.zeros(10)
     ```
 
     ## Use instead
     ```python
-    sd = model.state_dict()
-    sd["fc.bias"] = torch.zeros(10)
-    model.load_state_dict(sd)
+    def reset_head(model: nn.Module):
+        sd = model.state_dict()
+        sd["fc.bias"] = torch.zeros(10)
+        model.load_state_dict(sd)
     ```
     or change the tensor in place: `with torch.no_grad(): sd["fc.bias"].copy_(torch.zeros(10))`.
 
@@ -58,22 +61,17 @@ class StateDictEntryNotLoaded(Rule):
     message = ("assigning an entry of {what} does not change the model's tensor; call "
                "load_state_dict() with the dict afterwards, or write in place: {target}.copy_(...)")
     triggers = ("state_dict(",)
+    needs = STRONG
 
     def __init__(self, ctx) -> None:
         super().__init__(ctx)
-        self.bound: dict[tuple[int, str], str] = {}  # (scope id, name) -> receiver source
-        self._verdicts: dict[tuple[int, str], bool] = {}
+        self._verdicts: dict[int, bool] = {}
 
     def _scope(self) -> cst.CSTNode:
         func = self.ctx.current_function
         return func if func is not None else self.ctx.stack[0]
 
     def visit_Assign(self, node: cst.Assign) -> None:
-        value = node.value
-        receiver = _state_dict_receiver(value)
-        if receiver is not None and len(node.targets) == 1 and isinstance(node.targets[0].target, cst.Name):
-            if self.ctx.kind_of(receiver) == MODULE:
-                self.bound[(id(self._scope()), node.targets[0].target.value)] = _code(receiver)
         for target in node.targets:
             t = target.target
             if not isinstance(t, cst.Subscript):
@@ -81,21 +79,22 @@ class StateDictEntryNotLoaded(Rule):
             base = t.value
             direct = _state_dict_receiver(base)
             if direct is not None:
-                if self.ctx.kind_of(direct) == MODULE:
+                if self.is_kind(direct, MODULE):
                     self.report(t, what=f"{_code(direct)}.state_dict() (a new dict each call)",
                                 target=_code(t))
                 continue
-            if not isinstance(base, cst.Name):
+            if not isinstance(base, cst.Name) or not self.is_kind(base, STATE_DICT):
                 continue
-            key = (id(self._scope()), base.value)
-            owner = self.bound.get(key)
-            if owner is None:
+            bindings = [b for b in self.ctx.model.bindings_at(base) if b.value is not None]
+            owners = {_code(r) for r in (_state_dict_receiver(b.value) for b in bindings) if r is not None}
+            if len(owners) != 1:
                 continue
+            key = id(bindings[0])
             verdict = self._verdicts.get(key)
             if verdict is None:
                 verdict = self._verdicts[key] = _only_written(self._scope(), base.value)
             if verdict:
-                self.report(t, what=f"'{base.value}' = {owner}.state_dict() that is never loaded or saved",
+                self.report(t, what=f"'{base.value}' = {owners.pop()}.state_dict() that is never loaded or saved",
                             target=_code(t))
 
 

@@ -5,9 +5,11 @@ import libcst as cst
 from ...facts.nodes import keyword_arg, is_literal_false, walk
 from ...facts.param_targets import LoopTracker
 from ...rule import Rule
+from ...semantic.kinds import MODULE_ITERATORS
 
 # Iterations whose names are dotted paths ("layer1.0.conv1", "encoder.weight").
-_DOTTED_METHODS = frozenset({"named_modules", "named_parameters", "named_buffers"})
+# named_* iterators whose names can be dotted ("encoder.layer.0"): named_children's never are
+_DOTTED_METHODS = frozenset(m for m, (_what, named) in MODULE_ITERATORS.items() if named and m != "named_children")
 # Methods that split or inspect a name on ".": the code already handles dotted names.
 _SPLITTING_METHODS = frozenset({"split", "rsplit", "partition", "rpartition", "count", "find", "rfind", "index",
                                 "rindex", "replace", "removeprefix"})

@@ -4,19 +4,20 @@ from typing import Optional
 
 import libcst as cst
 
-from ...facts.kinds import MODULE
 from ...facts.nodes import walk
-from ...facts.param_targets import LoopTracker
-from ...rule import SAFE, Fix, Rule
+from ...rule import SAFE, UNSAFE, Fix, Rule
+from ...semantic.kinds import MODULE, PROVEN, STRONG
 
 
 class ModuleRequiresGradAttribute(Rule):
     """
     ## What it does
-    Finds `model.requires_grad = False` (or `True`, or any value) where `model` is provably an
-    `nn.Module`: `self` in a Module class, `self.<attr>` assigned a Module in the class, a name bound to
-    a Module construction, `.from_pretrained(...)` or a torchvision model constructor, or the loop
-    variable of a `.modules()` / `.children()` loop (and their `named_` forms).
+    Finds `model.requires_grad = False` (or `True`, or any value) where `model` is an `nn.Module` by
+    strong evidence: `self` in a Module class, `self.<attr>` assigned a Module in the class, a name bound to
+    a Module construction, `.from_pretrained(...)` or a torchvision model constructor, the loop
+    variable of a `.modules()` / `.children()` loop (and their `named_` forms), or a function parameter on
+    which Module-only API is called (`model.parameters()`) or that is passed to `nn.Sequential`,
+    `DataParallel` and the like.
 
     On a tensor or a parameter the same assignment is correct and is never flagged; where the receiver's
     kind cannot be established the rule stays silent. `self.requires_grad = ...` in a class that reads
@@ -30,19 +31,23 @@ class ModuleRequiresGradAttribute(Rule):
 
     ## Example
     ```python
-    backbone = torchvision.models.resnet18()
-    backbone.requires_grad = False
+    def freeze(backbone, head):
+        backbone.requires_grad = False
+        return torch.optim.SGD(head.parameters(), lr=0.1), nn.Sequential(backbone, head)
     ```
 
     ## Use instead
     ```python
-    backbone = torchvision.models.resnet18()
-    backbone.requires_grad_(False)
+    def freeze(backbone, head):
+        backbone.requires_grad_(False)
+        return torch.optim.SGD(head.parameters(), lr=0.1), nn.Sequential(backbone, head)
     ```
 
     ## Fix safety
-    Safe: the assignment is rewritten to `model.requires_grad_(value)`, which sets the flag on every
-    parameter of the module, as the assignment intended.
+    Safe when the receiver is proven a Module (a constructor, an annotation, `self` of a Module class): the
+    assignment is rewritten to `model.requires_grad_(value)`, which sets the flag on every parameter of the
+    module, as the assignment intended. Unsafe when the evidence is only strong (what the code does with
+    the name), because an object that merely behaves like a Module may define its own attribute.
     """
 
     code = "TL206"
@@ -51,18 +56,12 @@ class ModuleRequiresGradAttribute(Rule):
     message = ("assigning .requires_grad on an nn.Module only adds a plain attribute and freezes nothing; "
                "use {receiver}.requires_grad_({value})")
     fix_availability = SAFE
+    needs = STRONG
     triggers = (".requires_grad =", ".requires_grad=")
 
     def __init__(self, ctx) -> None:
         super().__init__(ctx)
-        self.loops = LoopTracker()
         self._flag_classes: dict[int, bool] = {}
-
-    def visit_For(self, node: cst.For) -> None:
-        self.loops.enter(node, roles=("value",))
-
-    def leave_For(self, node: cst.For) -> None:
-        self.loops.leave(node)
 
     def visit_Assign(self, node: cst.Assign) -> None:
         if len(node.targets) != 1:
@@ -78,7 +77,8 @@ class ModuleRequiresGradAttribute(Rule):
         new = cst.Expr(value=cst.Call(
             func=cst.Attribute(value=receiver, attr=cst.Name("requires_grad_")),
             args=[cst.Arg(value=node.value)]))
-        fix = Fix(SAFE, [(node, new)], "call requires_grad_() on the module")
+        proven = self.ctx.is_self(receiver) or self.ctx.model.kinds.is_(receiver, MODULE, at_least=PROVEN)
+        fix = Fix(SAFE if proven else UNSAFE, [(node, new)], "call requires_grad_() on the module")
         self.report(target, receiver=code, value=value_code, fix=fix)
 
     # ------------------------------------------------------------------ helpers
@@ -90,14 +90,7 @@ class ModuleRequiresGradAttribute(Rule):
         ctx = self.ctx
         if ctx.is_self(receiver):
             return ctx.in_module_class and not self._class_uses_own_flag()
-        if isinstance(receiver, cst.Name):
-            hit = self.loops.lookup(receiver.value)
-            if hit is not None:
-                role, info, _loop = hit
-                return role == "value" and info["what"] == "module"
-        if isinstance(receiver, (cst.Name, cst.Attribute, cst.Call)):
-            return ctx.kind_of(receiver) == MODULE
-        return False
+        return self.is_kind(receiver, MODULE)
 
     def _class_uses_own_flag(self) -> bool:
         """The class reads ``self.requires_grad`` back or defines it: a flag of its own, not a mistake."""

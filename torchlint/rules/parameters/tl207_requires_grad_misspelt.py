@@ -84,10 +84,6 @@ class RequiresGradMisspelt(Rule):
                "stays True{extra}; write '.requires_grad = ...' or call '.requires_grad_(...)'")
     triggers = ("grad",)
 
-    def __init__(self, ctx) -> None:
-        super().__init__(ctx)
-        self._read_cache: dict[str, bool] = {}
-
     def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
         self._check(node.target)
 
@@ -114,10 +110,5 @@ class RequiresGradMisspelt(Rule):
 
     def _read_elsewhere(self, attr: str) -> bool:
         """The file reads ``.attr`` somewhere other than as an assignment target, or names it in a string."""
-        cached = self._read_cache.get(attr)
-        if cached is None:
-            text = self.ctx.text
-            reads = re.search(r"\." + re.escape(attr) + r"\b(?!\s*(?:=[^=]|:[^=\n]*=))", text)
-            named = re.search(r"[\"']" + re.escape(attr) + r"[\"']", text)
-            cached = self._read_cache[attr] = bool(reads or named)
-        return cached
+        model = self.ctx.model
+        return model.attribute_read(attr) or model.names_in_string(attr)

@@ -8,12 +8,10 @@ from ...facts.kinds import MODULE
 from ...facts.flow import Scope, exclusive
 from ...facts.nodes import walk
 from ...rule import Rule
+from ...semantic.kinds import MODULE_ITERATORS
 
 # Module methods that return a one-shot generator.
-GENERATOR_METHODS = frozenset({
-    "parameters", "named_parameters", "buffers", "named_buffers", "modules", "named_modules",
-    "children", "named_children",
-})
+GENERATOR_METHODS = frozenset(MODULE_ITERATORS)
 _LAZY_BUILTINS = frozenset({"filter", "map"})
 # Builtins that exhaust an iterable argument.
 _CONSUMING_BUILTINS = frozenset({"list", "tuple", "set", "frozenset", "sorted", "sum", "any", "all", "max", "min",

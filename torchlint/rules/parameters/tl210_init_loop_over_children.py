@@ -31,17 +31,26 @@ class InitLoopOverChildren(Rule):
 
     ## Example
     ```python
-    for m in self.children():
-        if isinstance(m, nn.Linear):
-            nn.init.xavier_uniform_(m.weight)
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.head = nn.Linear(8, 2)
+            self.body = nn.Sequential(nn.Linear(8, 8), nn.ReLU())
+            for m in self.children():
+                if isinstance(m, nn.Linear):
+                    nn.init.xavier_uniform_(m.weight)
     ```
 
     ## Use instead
     ```python
-    for m in self.modules():
-        if isinstance(m, nn.Linear):
-            nn.init.xavier_uniform_(m.weight)
-    # or: self.apply(init_fn)
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.head = nn.Linear(8, 2)
+            self.body = nn.Sequential(nn.Linear(8, 8), nn.ReLU())
+            for m in self.modules():  # or: self.apply(init_fn)
+                if isinstance(m, nn.Linear):
+                    nn.init.xavier_uniform_(m.weight)
     ```
 
     ## Fix safety

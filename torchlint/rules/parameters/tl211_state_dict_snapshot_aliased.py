@@ -5,13 +5,11 @@ from typing import Optional
 import libcst as cst
 
 from ...facts.flow import Scope, exclusive, loops_around
-from ...facts.kinds import MODULE
 from ...facts.nodes import walk
+from ...semantic.kinds import MODULE, MODULE_ONLY_METHODS, STRONG
 from ...rule import Rule
 
 # Methods only a Module has (an optimizer also has state_dict/load_state_dict, but none of these).
-_MODULE_ONLY_METHODS = frozenset({"parameters", "named_parameters", "modules", "named_modules", "children",
-                                  "named_children", "buffers", "named_buffers"})
 
 
 def _state_dict_receiver(value: cst.BaseExpression) -> Optional[cst.BaseExpression]:
@@ -51,17 +49,25 @@ class StateDictSnapshotAliased(Rule):
 
     ## Example
     ```python
-    for epoch in range(epochs):
-        train_one_epoch(model, optimizer)
-        if evaluate(model) < best_loss:
-            best = model.state_dict()
-    model.load_state_dict(best)
+    def fit(model, loader, epochs):
+        optimizer = torch.optim.Adam(model.parameters())
+        for epoch in range(epochs):
+            train_one_epoch(model, optimizer, loader)
+            if evaluate(model) < best_loss:
+                best = model.state_dict()
+        model.load_state_dict(best)
     ```
 
     ## Use instead
     ```python
-    best = copy.deepcopy(model.state_dict())
-    # or: best = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    def fit(model, loader, epochs):
+        optimizer = torch.optim.Adam(model.parameters())
+        for epoch in range(epochs):
+            train_one_epoch(model, optimizer, loader)
+            if evaluate(model) < best_loss:
+                best = copy.deepcopy(model.state_dict())
+                # or: {k: v.detach().clone() for k, v in model.state_dict().items()}
+        model.load_state_dict(best)
     ```
 
     ## Fix safety
@@ -75,6 +81,7 @@ class StateDictSnapshotAliased(Rule):
     message = ("'{var}' shares storage with the live parameters: training after this snapshot changes it too, "
                "so {restore} restores nothing; use copy.deepcopy({source})")
     triggers = ("state_dict(",)
+    needs = STRONG
 
     def visit_Assign(self, node: cst.Assign) -> None:
         if len(node.targets) != 1 or not isinstance(node.targets[0].target, cst.Name):
@@ -101,11 +108,11 @@ class StateDictSnapshotAliased(Rule):
 
     # ------------------------------------------------------------------ facts
     def _is_module(self, scope: Scope, receiver: cst.BaseExpression) -> bool:
-        if self.ctx.kind_of(receiver) == MODULE:
+        if self.is_kind(receiver, MODULE):
             return True
         for sub in scope.order:
             if isinstance(sub, cst.Call) and isinstance(sub.func, cst.Attribute) \
-                    and sub.func.attr.value in _MODULE_ONLY_METHODS and _same(sub.func.value, receiver):
+                    and sub.func.attr.value in MODULE_ONLY_METHODS and _same(sub.func.value, receiver):
                 return True
         return False
 

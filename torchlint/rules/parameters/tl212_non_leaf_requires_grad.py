@@ -34,12 +34,14 @@ class NonLeafRequiresGrad(Rule):
     ```python
     w = torch.randn(10, 10, requires_grad=True).to(device)
     b = torch.zeros(10, requires_grad=True) * 0.01
+    optimizer = torch.optim.SGD([w, b], lr=0.1)
     ```
 
     ## Use instead
     ```python
     w = torch.randn(10, 10, device=device, requires_grad=True)
     b = (torch.zeros(10) * 0.01).requires_grad_()
+    optimizer = torch.optim.SGD([w, b], lr=0.1)
     ```
 
     ## Fix safety

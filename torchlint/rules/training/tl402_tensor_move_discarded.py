@@ -4,9 +4,8 @@ from typing import Optional
 
 import libcst as cst
 
-from ...facts.kinds import PARAMETER, TENSOR
-from ...facts.training import DATALOADER, construction_tag, training_facts
 from ...rule import SAFE, Fix, Rule
+from ...semantic.kinds import BATCH, PARAMETER, PROVEN, STRONG, TENSOR
 
 # Tensor methods that return a new tensor (or the same one) and never change the receiver.
 MOVE_METHODS = frozenset({"to", "cuda", "cpu", "float", "half", "double", "bfloat16", "long", "int", "type",
@@ -17,23 +16,16 @@ def _code(node: cst.CSTNode) -> str:
     return cst.Module(body=[]).code_for_node(node)
 
 
-def _names(target: cst.BaseExpression):
-    if isinstance(target, cst.Name):
-        yield target.value
-    elif isinstance(target, (cst.Tuple, cst.List)):
-        for el in target.elements:
-            yield from _names(el.value)
-
-
 class TensorMoveDiscarded(Rule):
     """
     ## What it does
     Finds an expression statement `x.to(device)`, `x.cuda()`, `x.cpu()`, `x.float()`, `x.half()`,
     `x.double()`, `x.bfloat16()`, `x.long()`, `x.int()`, `x.type(dtype)` or `x.contiguous()` whose
-    result is thrown away, where `x` is proved to be a tensor: bound in the same function to a torch
-    factory or tensor operation, a parameter annotated `torch.Tensor`, a tensor attribute of the
-    Module, an `nn.Parameter`, or a name unpacked from a `for x, y in loader` loop over a
-    `torch.utils.data.DataLoader` built in the same scope. Modules (`model.to(device)` moves the module
+    result is thrown away, where `x` is a tensor: proven (bound to a torch factory or tensor operation, a
+    parameter annotated `torch.Tensor`, a tensor attribute of the Module, an `nn.Parameter`), or, on strong
+    evidence, a name unpacked from a `for x, y in loader` loop over a DataLoader (built, annotated, or
+    shown by its use). A whole batch (`for batch in loader: batch.to(device)`) stays silent: custom batch
+    classes (transformers' `BatchEncoding`, PyG's `Batch`) move themselves in place. Modules (`model.to(device)` moves the module
     in place and is correct) and receivers of unknown kind stay silent.
 
     ## Why is this bad?
@@ -43,18 +35,20 @@ class TensorMoveDiscarded(Rule):
 
     ## Example
     ```python
-    for x, y in loader:
-        x.to(device)
-        y.to(device)
-        out = model(x)
+    def train(model, loader: DataLoader, device):
+        for x, y in loader:
+            x.to(device)
+            y.to(device)
+            out = model(x)
     ```
 
     ## Use instead
     ```python
-    for x, y in loader:
-        x = x.to(device)
-        y = y.to(device)
-        out = model(x)
+    def train(model, loader: DataLoader, device):
+        for x, y in loader:
+            x = x.to(device)
+            y = y.to(device)
+            out = model(x)
     ```
 
     ## Fix safety
@@ -70,55 +64,9 @@ class TensorMoveDiscarded(Rule):
     message = ("'{text}' returns a new tensor and leaves '{receiver}' unchanged (tensors are not moved or "
                "converted in place); write '{receiver} = {text}'")
     fix_availability = SAFE
+    needs = STRONG
     triggers = (".to(", ".cuda(", ".cpu(", ".float(", ".half(", ".double(", ".bfloat16(", ".long(", ".int(",
                 ".type(", ".contiguous(")
-
-    def __init__(self, ctx) -> None:
-        super().__init__(ctx)
-        # names unpacked from a DataLoader loop -> the For node, while inside that loop and not rebound
-        self.batch_names: dict[str, cst.For] = {}
-        self._added: dict[int, list[str]] = {}
-
-    # ------------------------------------------------------------------ batch names
-    def visit_For(self, node: cst.For) -> None:
-        if self.batch_names:
-            self._rebind(node.target)  # an inner loop rebinds its target names
-        iterable = node.iter
-        target = node.target
-        if isinstance(iterable, cst.Call) and isinstance(iterable.func, cst.Name) \
-                and iterable.func.value == "enumerate" and iterable.args \
-                and isinstance(target, (cst.Tuple, cst.List)) and len(target.elements) == 2:
-            iterable, target = iterable.args[0].value, target.elements[1].value
-        if not isinstance(target, (cst.Tuple, cst.List)):
-            return  # a single batch name may be a list or a dict
-        if construction_tag(self.ctx, iterable) != DATALOADER and \
-                training_facts(self.ctx).tag_of(iterable) != DATALOADER:
-            return
-        added = [n for n in _names(target) if n not in self.batch_names]
-        for name in added:
-            self.batch_names[name] = node
-        self._added[id(node)] = added
-
-    def leave_For(self, node: cst.For) -> None:
-        for name in self._added.pop(id(node), ()):
-            self.batch_names.pop(name, None)
-
-    def _rebind(self, target: cst.BaseExpression) -> None:
-        for name in _names(target):
-            self.batch_names.pop(name, None)
-
-    def leave_Assign(self, node: cst.Assign) -> None:
-        if self.batch_names:
-            for t in node.targets:
-                self._rebind(t.target)
-
-    def leave_AugAssign(self, node: cst.AugAssign) -> None:
-        if self.batch_names:
-            self._rebind(node.target)
-
-    def leave_AnnAssign(self, node: cst.AnnAssign) -> None:
-        if self.batch_names:
-            self._rebind(node.target)
 
     # ------------------------------------------------------------------ the statement
     def visit_Expr(self, node: cst.Expr) -> None:
@@ -138,6 +86,11 @@ class TensorMoveDiscarded(Rule):
         self.report(call, text=_code(call), receiver=_code(receiver), fix=fix)
 
     def _is_tensor(self, receiver: cst.BaseExpression) -> bool:
-        if isinstance(receiver, cst.Name) and self.batch_names.get(receiver.value) is not None:
-            return True
-        return self.ctx.kind_of(receiver) in (TENSOR, PARAMETER)
+        fact = self.ctx.model.kinds.of(receiver)
+        if fact is None:
+            return False
+        if fact.kind in (TENSOR, PARAMETER):
+            return fact.strength >= PROVEN
+        # one element of an unpacked DataLoader batch; the whole batch may be a custom class whose
+        # .to() moves it in place (transformers' BatchEncoding, PyG's Batch)
+        return fact.kind == BATCH and fact.cls == "part" and fact.strength >= self.needs

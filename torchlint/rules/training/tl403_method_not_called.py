@@ -2,9 +2,8 @@ from __future__ import annotations
 
 import libcst as cst
 
-from ...facts.kinds import MODULE, PARAMETER, TENSOR
-from ...facts.training import OPTIMIZER, SCHEDULER, training_facts
 from ...rule import SAFE, Fix, Rule
+from ...semantic.kinds import MODULE, OPTIMIZER, PARAMETER, PROVEN, SCHEDULER, STRONG, TENSOR
 
 # Names no other common API uses for an attribute read as a statement: the name alone is the proof.
 DISTINCTIVE = frozenset({"zero_grad", "backward", "requires_grad_"})
@@ -25,11 +24,13 @@ class MethodNotCalled(Rule):
     `model.zero_grad`, `x.requires_grad_`, `model.cuda`.
 
     `zero_grad`, `backward` and `requires_grad_` are torch's own names and fire on any receiver: reading
-    such a bound method as a statement does nothing whatever the object is. The generic names need a
-    proved receiver: `eval` / `train` a Module (a Module constructed in the function, a Module-typed
-    parameter, `self` in an `nn.Module` subclass), `cuda` a Module or a tensor, `step` an optimizer or
-    learning-rate scheduler constructed from `torch.optim` in the same scope (or assigned to
-    `self.<attr>` in the class). An unknown receiver stays silent.
+    such a bound method as a statement does nothing whatever the object is (in a file that imports
+    paddle, jax or another framework that shares these names, only a proven torch receiver counts). The
+    generic names need strong evidence of the receiver's kind: `eval` / `train` a Module (constructed,
+    annotated, `self` in an `nn.Module` subclass, or a parameter on which the function calls Module-only
+    API such as `model.parameters()`), `cuda` a Module or a tensor, `step` an optimizer (constructed,
+    annotated, or given to a scheduler) or a learning-rate scheduler. An unknown receiver, or one with
+    contradicting evidence (`model.fit(...)`), stays silent.
 
     ## Why is this bad?
     Without the parentheses the statement looks up the bound method and throws it away. Nothing
@@ -39,18 +40,18 @@ class MethodNotCalled(Rule):
 
     ## Example
     ```python
-    model.eval
-    optimizer.zero_grad
-    loss.backward
-    optimizer.step
+    def evaluate(model, loader):
+        model.eval
+        with torch.no_grad():
+            return [model(x) for x, _ in loader], sum(p.numel() for p in model.parameters())
     ```
 
     ## Use instead
     ```python
-    model.eval()
-    optimizer.zero_grad()
-    loss.backward()
-    optimizer.step()
+    def evaluate(model, loader):
+        model.eval()
+        with torch.no_grad():
+            return [model(x) for x, _ in loader], sum(p.numel() for p in model.parameters())
     ```
 
     ## Fix safety
@@ -63,6 +64,7 @@ class MethodNotCalled(Rule):
     summary = "A bare `model.eval` / `optimizer.step` / `loss.backward` statement does nothing."
     message = "'{text}' is not called, so nothing happens; write '{text}()'"
     fix_availability = SAFE
+    needs = STRONG
     triggers = ("zero_grad", "backward", "requires_grad_", ".eval", ".train", ".cuda", ".step")
 
     def visit_Expr(self, node: cst.Expr) -> None:
@@ -70,14 +72,14 @@ class MethodNotCalled(Rule):
         if not isinstance(value, cst.Attribute) or value.lpar:
             return
         method = value.attr.value
+        receiver = value.value
         if method not in DISTINCTIVE:
             wanted = GENERIC.get(method)
-            if wanted is None:
+            if wanted is None or not any(self.is_kind(receiver, kind) for kind in wanted):
                 return
-            receiver = value.value
-            kind = self.ctx.kind_of(receiver)
-            if kind not in wanted and (method != "step" or training_facts(self.ctx).tag_of(receiver) not in wanted):
-                return
+        elif self.ctx.model.kinds.foreign_file and not any(
+                self.ctx.model.kinds.is_(receiver, kind, at_least=PROVEN) for kind in (MODULE, TENSOR, OPTIMIZER)):
+            return  # paddle, jax, ... share these names: in such a file only a proven torch receiver counts
         text = self.ctx_code(value)
         fix = Fix(SAFE, [(value, cst.Call(func=value))], "call the method")
         self.report(value, text=text, fix=fix)
