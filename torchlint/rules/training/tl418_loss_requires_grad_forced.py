@@ -47,14 +47,14 @@ class LossRequiresGradForced(Rule):
 
     ## Example
     ```python
-    loss = criterion(model(x).detach(), y)
+    loss = F.cross_entropy(model(x).detach(), y)
     loss.requires_grad = True
     loss.backward()
     ```
 
     ## Use instead
     ```python
-    loss = criterion(model(x), y)  # find and remove the cut: detach/item/numpy/no_grad
+    loss = F.cross_entropy(model(x), y)  # find and remove the cut: detach/item/numpy/no_grad
     loss.backward()
     ```
 
