@@ -177,6 +177,7 @@ def main(argv=None) -> int:
                 r["torchfix CLI"] = measure([str(tf_bin / "torchfix"), *files], repeat, warmup=warm)
                 r["flake8 -j1 --select TOR (TorchFix)"] = measure(
                     [str(tf_bin / "flake8"), "-j1", "--select", "TOR", "--isolated", *files], repeat, warmup=warm)
+            measure_torch_preflight(r, label, files, repeat, warm)
         rows.append((label, n, r))
         parse = r["libcst parse loop"]
         tl1 = r["torchlint -j1 (default rules)"]
@@ -364,6 +365,16 @@ def _debounce_ms() -> int:
     from torchlint.server import DEBOUNCE_SECONDS
 
     return round(DEBOUNCE_SECONDS * 1000)
+
+
+def measure_torch_preflight(r: dict, label: str, files: list, repeat: int, warm: bool) -> None:
+    """torch-preflight 0.5.0 (the live peer of issue 15; no torch needed) in its own venv, one process (-j1, as
+    ``torchlint -j1``). It takes ~0.8 CPU s a file, so all of transformers' models/ is skipped like TorchFix."""
+    if label.startswith("transformers"):
+        return
+    bin_dir = venv("torch-preflight", ["torch-preflight==0.5.0"])
+    r["torch-preflight 0.5.0 -j1"] = measure([str(bin_dir / "torch-preflight"), "check", "-j1", "-q", *files],
+                                             repeat, warmup=warm)
 
 
 def _supports_no_cache(py: str) -> bool:

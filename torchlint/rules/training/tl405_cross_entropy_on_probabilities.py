@@ -4,19 +4,13 @@ from typing import Optional
 
 import libcst as cst
 
-from ...facts.kinds import iter_self_assignments
-from ...facts.nodes import iter_small_statements, keyword_arg
+from ...facts.activations import SOFTMAX, ActivationScopes
+from ...facts.nodes import keyword_arg
 from ...facts.training import LOSS_PREFIX, construction_tag, training_facts
 from ...rule import Rule
 
-SOFTMAX_FUNCTIONS = frozenset({"torch.softmax", "torch.nn.functional.softmax", "torch.special.softmax"})
-SOFTMAX_CLASSES = frozenset({"torch.nn.Softmax", "torch.nn.modules.Softmax", "torch.nn.modules.activation.Softmax"})
 CE_FUNCTIONS = {"torch.nn.functional.cross_entropy": "cross_entropy", "torch.nn.functional.nll_loss": "nll_loss"}
 CE_TAGS = {LOSS_PREFIX + "CrossEntropyLoss": "CrossEntropyLoss", LOSS_PREFIX + "NLLLoss": "NLLLoss"}
-
-SOFTMAX = "softmax"  # a softmax output
-SOFTMAX_MODULE = "softmax-module"  # an nn.Softmax instance
-MODEL_PREFIX = "softmax-model:"  # an instance of a Module class whose forward returns softmax
 
 _ADVICE = {
     "cross_entropy": "cross_entropy applies log_softmax itself; pass the logits",
@@ -30,7 +24,29 @@ def _code(node: cst.CSTNode) -> str:
     return cst.Module(body=[]).code_for_node(node)
 
 
-class CrossEntropyOnProbabilities(Rule):
+def loss_input(node: cst.Call) -> Optional[cst.BaseExpression]:
+    """The ``input`` argument of a loss call (keyword or first positional), or None."""
+    arg = keyword_arg(node, "input")
+    if arg is None:
+        arg = node.args[0] if node.args and node.args[0].keyword is None and not node.args[0].star else None
+    return arg.value if arg is not None else None
+
+
+def loss_name(rule: Rule, node: cst.Call, functions: dict, tags: dict) -> Optional[str]:
+    """The loss a call computes, from ``functions`` (qualified name -> loss) or ``tags`` (construction tag of
+    the loss module called -> loss), or None."""
+    func = node.func
+    qualified = rule.ctx.resolve(func)
+    if qualified is not None:
+        return functions.get(qualified)
+    if isinstance(func, cst.Call):
+        return tags.get(construction_tag(rule.ctx, func) or "")
+    if isinstance(func, (cst.Name, cst.Attribute)):
+        return tags.get(training_facts(rule.ctx).tag_of(func) or "")
+    return None
+
+
+class CrossEntropyOnProbabilities(ActivationScopes, Rule):
     """
     ## What it does
     Finds `F.cross_entropy`, `F.nll_loss`, `nn.CrossEntropyLoss()(...)`, `nn.NLLLoss()(...)` or a name
@@ -70,165 +86,10 @@ class CrossEntropyOnProbabilities(Rule):
     message = "'{arg}' holds softmax probabilities: {advice}"
     triggers = ("softmax", "Softmax")
 
-    def __init__(self, ctx) -> None:
-        super().__init__(ctx)
-        self.scopes: list[dict[str, str]] = [{}]
-        self._softmax_classes: Optional[set[str]] = None
-        self._softmax_attrs: dict[int, frozenset] = {}
-
-    # ------------------------------------------------------------------ scopes
-    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
-        self.scopes.append({})
-
-    def leave_FunctionDef(self, node: cst.FunctionDef) -> None:
-        self.scopes.pop()
-
-    def leave_Assign(self, node: cst.Assign) -> None:
-        tag = self._value_tag(node.value)
-        for t in node.targets:
-            self._bind(t.target, tag)
-
-    def leave_AnnAssign(self, node: cst.AnnAssign) -> None:
-        self._bind(node.target, self._value_tag(node.value) if node.value is not None else None)
-
-    def leave_AugAssign(self, node: cst.AugAssign) -> None:
-        self._bind(node.target, None)
-
-    def visit_For(self, node: cst.For) -> None:
-        self._bind(node.target, None)
-
-    def _bind(self, target: cst.BaseExpression, tag: Optional[str]) -> None:
-        scope = self.scopes[-1]
-        if isinstance(target, cst.Name):
-            if tag is None:
-                scope.pop(target.value, None)
-            else:
-                scope[target.value] = tag
-        elif isinstance(target, (cst.Tuple, cst.List)):
-            for el in target.elements:
-                self._bind(el.value, None)
-
-    # ------------------------------------------------------------------ what a value is
-    def _value_tag(self, value: cst.BaseExpression) -> Optional[str]:
-        if self._is_softmax(value, self.scopes[-1]):
-            return SOFTMAX
-        if isinstance(value, cst.Call):
-            qualified = self.ctx.resolve(value.func)
-            if qualified in SOFTMAX_CLASSES:
-                return SOFTMAX_MODULE
-            if isinstance(value.func, cst.Name) and qualified is None \
-                    and value.func.value in self.softmax_classes():
-                return MODEL_PREFIX + value.func.value
-        return None
-
-    def _is_softmax(self, value: cst.BaseExpression, names: dict[str, str]) -> bool:
-        if isinstance(value, cst.Name):
-            return names.get(value.value) == SOFTMAX
-        if not isinstance(value, cst.Call):
-            return False
-        func = value.func
-        qualified = self.ctx.resolve(func)
-        if qualified is not None:
-            return qualified in SOFTMAX_FUNCTIONS
-        if isinstance(func, cst.Attribute) and self.ctx.is_self(func.value):
-            return func.attr.value in self._self_softmax_attrs(self.ctx.current_class)
-        if isinstance(func, cst.Attribute) and func.attr.value == "softmax":
-            return True
-        if isinstance(func, cst.Call):  # nn.Softmax(dim=1)(x), Net()(x)
-            inner = self.ctx.resolve(func.func)
-            if inner in SOFTMAX_CLASSES:
-                return True
-            return isinstance(func.func, cst.Name) and inner is None and func.func.value in self.softmax_classes()
-        if isinstance(func, cst.Name):
-            tag = names.get(func.value)
-            return tag == SOFTMAX_MODULE or (tag is not None and tag.startswith(MODEL_PREFIX))
-        return False
-
-    def _self_softmax_attrs(self, cls: Optional[cst.ClassDef]) -> frozenset:
-        if cls is None:
-            return frozenset()
-        cached = self._softmax_attrs.get(id(cls))
-        if cached is None:
-            attrs: dict[str, bool] = {}
-            for attr, value in iter_self_assignments(cls):
-                ok = isinstance(value, cst.Call) and self.ctx.resolve(value.func) in SOFTMAX_CLASSES
-                attrs[attr] = attrs.get(attr, True) and ok
-            cached = self._softmax_attrs[id(cls)] = frozenset(a for a, ok in attrs.items() if ok)
-        return cached
-
-    def softmax_classes(self) -> set[str]:
-        """Module classes of the file whose ``forward`` returns a softmax."""
-        if self._softmax_classes is None:
-            found: set[str] = set()
-            for name, defs in self.ctx.classes.by_name.items():
-                if not self.ctx.classes.is_module_class_name(name):
-                    continue
-                cls = defs[-1]
-                forward = next((s for s in cls.body.body
-                                if isinstance(s, cst.FunctionDef) and s.name.value == "forward"), None)
-                if forward is not None and self._forward_returns_softmax(cls, forward):
-                    found.add(name)
-            self._softmax_classes = found
-        return self._softmax_classes
-
-    def _forward_returns_softmax(self, cls: cst.ClassDef, forward: cst.FunctionDef) -> bool:
-        params = forward.params.params
-        self_name = params[0].name.value if params else None
-        softmax_attrs = self._self_softmax_attrs(cls)
-        names: dict[str, str] = {}
-        returns = []
-        for small in iter_small_statements(forward.body.body, into_functions=False):
-            if isinstance(small, cst.Assign):
-                is_sm = self._static_softmax(small.value, names, self_name, softmax_attrs)
-                for t in small.targets:
-                    if isinstance(t.target, cst.Name):
-                        if is_sm:
-                            names[t.target.value] = SOFTMAX
-                        else:
-                            names.pop(t.target.value, None)
-            elif isinstance(small, cst.Return):
-                returns.append(small.value)
-        return bool(returns) and all(v is not None and self._static_softmax(v, names, self_name, softmax_attrs)
-                                     for v in returns)
-
-    def _static_softmax(self, value, names, self_name, softmax_attrs) -> bool:
-        """A softmax in ``forward``, without the traversal's state (self is ``self_name``)."""
-        if isinstance(value, cst.Name):
-            return names.get(value.value) == SOFTMAX
-        if not isinstance(value, cst.Call):
-            return False
-        func = value.func
-        qualified = self.ctx.resolve(func)
-        if qualified is not None:
-            return qualified in SOFTMAX_FUNCTIONS
-        if isinstance(func, cst.Attribute):
-            if isinstance(func.value, cst.Name) and func.value.value == self_name:
-                return func.attr.value in softmax_attrs
-            return func.attr.value == "softmax"
-        if isinstance(func, cst.Call):
-            return self.ctx.resolve(func.func) in SOFTMAX_CLASSES
-        return False
-
-    # ------------------------------------------------------------------ the loss call
     def visit_Call(self, node: cst.Call) -> None:
-        loss = self._loss_name(node)
+        loss = loss_name(self, node, CE_FUNCTIONS, CE_TAGS)
         if loss is None:
             return
-        arg = keyword_arg(node, "input")
-        if arg is None:
-            arg = node.args[0] if node.args and node.args[0].keyword is None and not node.args[0].star else None
-        if arg is None:
-            return
-        if self._is_softmax(arg.value, self.scopes[-1]):
-            self.report(arg.value, arg=_code(arg.value), advice=_ADVICE[loss])
-
-    def _loss_name(self, node: cst.Call) -> Optional[str]:
-        func = node.func
-        qualified = self.ctx.resolve(func)
-        if qualified is not None:
-            return CE_FUNCTIONS.get(qualified)
-        if isinstance(func, cst.Call):
-            return CE_TAGS.get(construction_tag(self.ctx, func) or "")
-        if isinstance(func, (cst.Name, cst.Attribute)):
-            return CE_TAGS.get(training_facts(self.ctx).tag_of(func) or "")
-        return None
+        value = loss_input(node)
+        if value is not None and self.activation_of(value) == SOFTMAX:
+            self.report(value, arg=_code(value), advice=_ADVICE[loss])
