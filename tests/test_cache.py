@@ -70,7 +70,7 @@ def test_same_content_other_path_reports_its_own_path(tmp_path):
 
 
 @pytest.mark.parametrize("damage", [b"", b"{not json", b'{"key": "other", "diagnostics": []}', b"\x00\xff" * 50,
-                                    b'{"key": null}'])
+                                    b'{"key": null}', b"[" * 100000 + b"]" * 100000])
 def test_damaged_entry_is_ignored_and_rebuilt(tmp_path, counted, damage):
     src = tmp_path / "m.py"
     shutil.copy(BAD, src)

@@ -82,7 +82,7 @@ class Cache:
         try:
             with open(self._path(key), "rb") as handle:
                 entry = json.loads(handle.read())
-        except (OSError, ValueError):
+        except (OSError, ValueError, RecursionError, MemoryError):  # unreadable, garbage, or absurdly nested
             return None
         if not isinstance(entry, dict) or entry.get("key") != key or not isinstance(entry.get("diagnostics"), list):
             return None
