@@ -62,7 +62,6 @@ def linear_or_refused(m: dict, factor: float = 3.0) -> None:
 HEAD = "import torch\nimport torch.nn as nn\n\n\nclass M(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
 
 
-@pytest.mark.xfail(strict=False, reason="quadratic in facts (self_attr_values rescans the class); lead fixes")
 def test_one_class_with_many_assignments():
     n = 8000
     m = measure(HEAD + "".join(f"        self.l{i} = [nn.Linear({i}, 2)]\n" for i in range(n)))
@@ -114,7 +113,6 @@ def test_many_findings_scale_linearly():
     assert large["lint"] <= 7 * small["lint"] + 0.5, (small, large)
 
 
-@pytest.mark.xfail(strict=False, reason="quadratic in facts (self_attr_values rescans the class); lead fixes")
 def test_class_assignments_scale_linearly():
     def make(n):
         return HEAD + "".join(f"        self.l{i} = [nn.Linear({i}, 2)]\n" for i in range(n))

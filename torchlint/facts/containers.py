@@ -76,11 +76,9 @@ def is_plain_container_expr(ctx: "Context", node: cst.BaseExpression) -> bool:
 
 def self_attr_values(cls: cst.ClassDef, attr: str):
     """Every value assigned to ``self.<attr>`` in the methods of ``cls``."""
-    from .kinds import iter_self_assignments
+    from .kinds import self_assignments_by_attr
 
-    for name, value in iter_self_assignments(cls):
-        if name == attr:
-            yield value
+    return self_assignments_by_attr(cls).get(attr, ())
 
 
 def attr_is_plain_container(ctx: "Context", cls: cst.ClassDef, attr: str) -> Optional[str]:

@@ -241,6 +241,19 @@ def iter_self_assignments(cls: cst.ClassDef) -> list:
     return result
 
 
+def self_assignments_by_attr(cls: cst.ClassDef) -> dict:
+    """attr -> values assigned to ``self.<attr>`` in the class's methods (memoised per file like the list)."""
+    key = ("by_attr", id(cls))
+    hit = _CLASS_MEMO.get(key)
+    if hit is not None and hit[0] is cls:
+        return hit[1]
+    table: dict = {}
+    for name, value in iter_self_assignments(cls):
+        table.setdefault(name, []).append(value)
+    _CLASS_MEMO[key] = (cls, table)
+    return table
+
+
 def iter_self_assigned_values(cls: cst.ClassDef):
     for _attr, value in iter_self_assignments(cls):
         yield value

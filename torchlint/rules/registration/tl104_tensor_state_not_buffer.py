@@ -113,8 +113,14 @@ class TensorStateNotBuffer(Rule):
             return  # a scalar constant, or a tensor the code places on a device itself
         if any(isinstance(sub, cst.Attribute) and sub.attr.value == "requires_grad_" for sub in walk(value)):
             return  # nn.Parameter(t).requires_grad_(False) is the Parameter itself; TL103 owns the gradient flag
-        if _moved_parameter(ctx, value):
-            return  # TL105's territory: nn.Parameter(t).cuda(), torch.ones(3, requires_grad=True).double()
+        if _moved_parameter(ctx, value) or (
+                isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute)
+                and ctx.model.kinds.is_(value.func.value, "parameter", at_least=3)):
+            return  # TL105's territory: nn.Parameter(t).cuda(), make_param(n).half(), ...double()
+        if isinstance(value, cst.Name) and any(
+                use.attr in ("requires_grad", "requires_grad_")
+                for b in ctx.model.bindings_at(value) for use in ctx.model.uses_of(b)):
+            return  # ``w.requires_grad = True; self.w = w``: TL103's territory
         if isinstance(value, cst.Name) and not self._created_locally(value.value):
             return
         cls = ctx.current_class
