@@ -541,13 +541,18 @@ def module_initialised_verdict(ctx: "Context", at: cst.CSTNode) -> Verdict:
         return OK
     index = _index(ctx)
     here = index.order.get(id(at))
-    for sub in walk(method.body, into_scopes=False):
-        if isinstance(sub, cst.Call) and isinstance(sub.func, cst.Attribute) and sub.func.attr.value == "__init__":
-            receiver = sub.func.value
-            if (isinstance(receiver, cst.Call) and isinstance(receiver.func, cst.Name)
-                    and receiver.func.value == "super") or isinstance(receiver, (cst.Name, cst.Attribute)):
-                if here is not None and index.order.get(id(sub), -1) > here:
-                    return NO, "the assignment runs before nn.Module.__init__()"
+    last = index.__dict__.setdefault("_last_init_call", {})
+    if id(method) not in last:  # once per method: where its last super().__init__() / Base.__init__(self) stands
+        found = -1
+        for sub in walk(method.body, into_scopes=False):
+            if isinstance(sub, cst.Call) and isinstance(sub.func, cst.Attribute) and sub.func.attr.value == "__init__":
+                receiver = sub.func.value
+                if (isinstance(receiver, cst.Call) and isinstance(receiver.func, cst.Name)
+                        and receiver.func.value == "super") or isinstance(receiver, (cst.Name, cst.Attribute)):
+                    found = max(found, index.order.get(id(sub), -1))
+        last[id(method)] = found
+    if here is not None and last[id(method)] > here:
+        return NO, "the assignment runs before nn.Module.__init__()"
     return OK
 
 
@@ -1014,6 +1019,19 @@ def _in_class_or_subclass(ctx: "Context", index: _Index, cls: cst.ClassDef, node
     False when it is the self of a method of another class, None otherwise (any object)."""
     if not isinstance(self_receiver, cst.Name):
         return None
+    memo = index.__dict__.setdefault("_method_owner", {})
+    key = id(node)
+    if key not in memo:
+        memo[key] = _method_owner(index, node)
+    found = memo[key]
+    if found is None or found[1] != self_receiver.value:
+        return None
+    owner = found[0]
+    return owner is cls or _subclass_of(ctx, owner, cls)
+
+
+def _method_owner(index: _Index, node: cst.CSTNode):
+    """(class, self name) of the innermost method around ``node``, computed once per node."""
     ancestors = index.ancestors(node)
     if ancestors is None:
         return None
@@ -1022,10 +1040,7 @@ def _in_class_or_subclass(ctx: "Context", index: _Index, cls: cst.ClassDef, node
         if isinstance(method, cst.FunctionDef) and isinstance(ancestors[pos - 1], cst.IndentedBlock) \
                 and isinstance(ancestors[pos - 2], cst.ClassDef):
             params = method.params.posonly_params or method.params.params
-            if not params or params[0].name.value != self_receiver.value:
-                return None
-            owner = ancestors[pos - 2]
-            return owner is cls or _subclass_of(ctx, owner, cls)
+            return (ancestors[pos - 2], params[0].name.value) if params else None
     return None
 
 

@@ -192,6 +192,7 @@ class KindEngine:
         self._binding_memo: dict[int, Optional[KindFact]] = {}
         self._return_memo: dict[int, Optional[KindFact]] = {}
         self._attr_memo: dict[int, dict] = {}
+        self._attr_fact_memo: dict[tuple, Optional[KindFact]] = {}
         self._evidence_memo: dict[tuple, Optional[KindFact]] = {}
         self._in_progress: set = set()
         self._expr_memo: dict[int, Optional[KindFact]] = {}
@@ -662,6 +663,14 @@ class KindEngine:
         return None
 
     def self_attr_fact(self, cls: cst.ClassDef, attr: str) -> Optional[KindFact]:
+        key = (id(cls), attr)
+        memo = self._attr_fact_memo
+        if key not in memo:
+            memo[key] = None  # recursion guard
+            memo[key] = self._self_attr_fact(cls, attr)
+        return memo[key]
+
+    def _self_attr_fact(self, cls: cst.ClassDef, attr: str) -> Optional[KindFact]:
         table = self._attr_memo.get(id(cls))
         if table is None:
             table = self._attr_memo[id(cls)] = {}

@@ -298,6 +298,13 @@ class SemanticModel:
 
     def self_assignments(self, cls: cst.ClassDef) -> dict:
         """attr -> values assigned to ``self.attr`` in the class's methods; registered names get the kind."""
+        memo = self.__dict__.setdefault("_self_assignments_memo", {})
+        found = memo.get(id(cls))
+        if found is None:
+            found = memo[id(cls)] = self._self_assignments(cls)
+        return found
+
+    def _self_assignments(self, cls: cst.ClassDef) -> dict:
         table = {k: list(v) for k, v in self._builder.self_assigns.get(id(cls), {}).items()}
         scope = self._builder.scope_of_node.get(id(cls))
         kinds = {"register_buffer": "tensor", "register_parameter": "parameter", "add_module": "module",
