@@ -191,3 +191,18 @@ def test_cache_dir_dot_keeps_the_project_visible_to_git(tmp_path):
     status = subprocess.run([git, "status", "--porcelain", "--untracked-files=all"], cwd=tmp_path,
                             capture_output=True, text=True).stdout
     assert "a.py" in status
+
+
+def test_entry_is_invalidated_when_a_sibling_file_changes(tmp_path, counted):
+    """The project index read models.py to know Net is a Module: editing models.py must re-lint train.py."""
+    (tmp_path / "models.py").write_text("import torch.nn as nn\n\n\nclass Net(nn.Module):\n    pass\n")
+    src = tmp_path / "train.py"
+    src.write_text("from models import Net\n\n\ndef evaluate(model: Net):\n    model.eval\n")
+    opts = runner.Options(("TL403",), cache_root=str(tmp_path / "c"))
+    first = runner.lint_one(str(src), "train.py", opts)
+    assert [d["code"] for d in first.diagnostics] == ["TL403"]
+    assert runner.lint_one(str(src), "train.py", opts).diagnostics == first.diagnostics
+    assert counted == ["train.py"]  # the second run was a hit
+    (tmp_path / "models.py").write_text("class Net:\n    eval = None\n")  # no longer a Module
+    third = runner.lint_one(str(src), "train.py", opts)
+    assert counted == ["train.py", "train.py"] and third.diagnostics == []

@@ -89,9 +89,11 @@ class Cache:
         diagnostics = entry["diagnostics"]
         if not all(_valid(d) for d in diagnostics):
             return None  # damaged or from another format: a miss, rebuilt by the next store
+        if not _dependencies_unchanged(entry.get("dependencies", {})):
+            return None  # a sibling file whose classes or helpers the result used has changed
         return diagnostics
 
-    def store(self, key: str, diagnostics: list[dict]) -> None:
+    def store(self, key: str, diagnostics: list[dict], dependencies: Optional[dict] = None) -> None:
         path = self._path(key)
         try:
             if not self._made:
@@ -100,7 +102,8 @@ class Cache:
             os.makedirs(os.path.dirname(path), exist_ok=True)
             fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=os.path.dirname(path))
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump({"key": key, "diagnostics": diagnostics}, handle)
+                json.dump({"key": key, "diagnostics": diagnostics,
+                           "dependencies": {p: list(v) for p, v in (dependencies or {}).items()}}, handle)
             os.replace(tmp, path)
         except OSError:
             pass  # a cache that cannot be written is only slower
@@ -137,3 +140,17 @@ def _make_root(root: str) -> None:
             handle.write("# created by torchlint\n*\n")
     except OSError:
         pass
+
+
+def _dependencies_unchanged(dependencies) -> bool:
+    """Every sibling file the entry's result read still has the size and modification time it had then."""
+    if not isinstance(dependencies, dict):
+        return False
+    for path, stamp in dependencies.items():
+        try:
+            st = os.stat(path)
+        except (OSError, TypeError, ValueError):
+            return False
+        if not (isinstance(stamp, list) and len(stamp) == 2 and [st.st_size, st.st_mtime_ns] == stamp):
+            return False
+    return True

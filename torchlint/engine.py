@@ -224,10 +224,12 @@ def is_noqa(line_text: str, code: str) -> bool:
 
 
 class FileResult:
-    __slots__ = ("path", "findings", "error", "module", "text")
+    __slots__ = ("path", "findings", "error", "module", "text", "dependencies")
 
-    def __init__(self, path, findings, error=None, module=None, text=None) -> None:
+    def __init__(self, path, findings, error=None, module=None, text=None, dependencies=None) -> None:
         self.path = path
+        # other files of the project whose contents the result depends on: path -> (size, mtime_ns)
+        self.dependencies: dict = dependencies if dependencies is not None else {}
         self.findings: list[Finding] = findings
         self.error: Optional[LintError] = error
         self.module: Optional[cst.Module] = module
@@ -238,14 +240,18 @@ def rules_for_text(rule_classes: Sequence[type[Rule]], text: str) -> list[type[R
     return [r for r in rule_classes if not r.triggers or any(t in text for t in r.triggers)]
 
 
-def lint_module(module: cst.Module, text: str, path: str, rule_classes: Sequence[type[Rule]]) -> list[Finding]:
-    """Run the rules over an already parsed module; findings get positions, sorted."""
+def lint_module(module: cst.Module, text: str, path: str, rule_classes: Sequence[type[Rule]],
+                dependencies: Optional[dict] = None, project_path: Optional[str] = None) -> list[Finding]:
+    """Run the rules over an already parsed module; findings get positions, sorted. ``dependencies``, when
+    given, receives the sibling files the project index read (path -> (size, mtime_ns))."""
     clear_class_memo()
-    ctx = Context(path, text, SemanticModel(module, path))
+    ctx = Context(path, text, SemanticModel(module, project_path or path))
     rules = [cls(ctx) for cls in rule_classes]
     try:
         _walk(module, ctx, _Dispatch(rules))
     finally:
+        if dependencies is not None:
+            dependencies.update(ctx.model.project.consulted)
         ctx.model.close()
         ctx.kinds = ctx.model = None  # break reference cycles: the tree is freed by reference counting
         clear_class_memo()
@@ -284,10 +290,11 @@ def _text_edit(module: cst.Module, positions, fix: Fix) -> Optional[dict]:
 
 def lint_source(source: Union[bytes, str], path: str = "<stdin>", rule_classes: Optional[Sequence[type[Rule]]] = None,
                 *, apply_noqa: bool = True, python_checked: bool = False,
-                parsed: Optional[cst.Module] = None) -> FileResult:
+                parsed: Optional[cst.Module] = None, project_path: Optional[str] = None) -> FileResult:
     """Lint one file's source. Never raises for bad input: errors come back in ``FileResult.error``.
     Every file is syntax-checked by CPython's compiler (also one no rule would look at) unless
-    ``python_checked`` says the caller's CPython parsed it already (flake8). ``parsed``: the libcst module
+    ``python_checked`` says the caller's CPython parsed it already (flake8). ``project_path``: where the file
+    really is, for the project index (sibling files), when ``path`` is only its display name. ``parsed``: the libcst module
     of exactly this text when the caller has it (the language server re-parses, behind the guard, only
     the statements an edit touched)."""
     if rule_classes is None:
@@ -312,7 +319,8 @@ def lint_source(source: Union[bytes, str], path: str = "<stdin>", rule_classes: 
                     raise LintError(SYNTAX_ERROR, rejected.message, rejected.line, rejected.col)
             return FileResult(path, [], text=text)
         module = parsed if parsed is not None else parse(text, path, python_checked)
-        findings = lint_module(module, text, path, active)
+        dependencies: dict = {}
+        findings = lint_module(module, text, path, active, dependencies, project_path=project_path)
     except LintError as exc:
         return FileResult(path, [], error=exc)
     except RecursionError:
@@ -329,7 +337,7 @@ def lint_source(source: Union[bytes, str], path: str = "<stdin>", rule_classes: 
         findings = [f for f in findings
                     if not (0 < f.line <= len(lines) and "noqa" in lines[f.line - 1].lower()
                             and is_noqa(lines[f.line - 1], f.code))]
-    return FileResult(path, findings, module=module, text=text)
+    return FileResult(path, findings, module=module, text=text, dependencies=dependencies)
 
 
 # Python 3.11+ keeps pure-Python recursion off the C stack, so a deeper limit is safe for our walk.

@@ -65,6 +65,7 @@ class FileReport:
     diff: str = ""
     would_fix: int = 0  # with --diff: findings the diff fixes
     output: Optional[bytes] = None  # with --fix on stdin: the (fixed) source for stdout
+    dependencies: dict = field(default_factory=dict)  # sibling files read by the project index (cache validity)
 
 
 def _diagnostic(path, code, message, line, col, end_line=None, end_col=None, name=None, fix=None) -> dict:
@@ -167,7 +168,8 @@ def _lint_data(path, display, data, mtime, codes, options, report) -> None:
         if options.fix or options.diff:
             result = _fix_one(path, display, data, rules, options, report, mtime)
         else:
-            result = lint_source(data, display, rules)
+            result = lint_source(data, display, rules, project_path=path if path != STDIN else display)
+            report.dependencies = dict(result.dependencies)
     except RecursionError:
         report.fatal = True
         report.diagnostics.append(_diagnostic(display, INTERNAL_ERROR, "file too deeply nested to analyse", 1, 0))
@@ -289,7 +291,8 @@ def _finish(job: _Job, report: FileReport) -> None:
     job.report = report
     job.data = None
     if job.cache is not None and not report.fatal:
-        job.cache.store(job.key, [{k: v for k, v in d.items() if k != "path"} for d in report.diagnostics])
+        job.cache.store(job.key, [{k: v for k, v in d.items() if k != "path"} for d in report.diagnostics],
+                        report.dependencies)
 
 
 def _lint_job(path: str, display: str, options: Options, data: bytes, mtime: Optional[int]) -> FileReport:
