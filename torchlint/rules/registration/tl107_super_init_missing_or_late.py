@@ -230,8 +230,8 @@ class SuperInitMissingOrLate(Rule):
         return state is not None and not state[2] and self.ctx.current_function is state[0]
 
     def _delegates(self, func: cst.FunctionDef, self_name: str) -> bool:
-        """``__init__`` hands ``self`` to something else (``self._setup()``, ``init_fn(self)``, a
-        metaclass trick): the parent's ``__init__`` may run there; stay silent."""
+        """``__init__`` hands ``self`` to something else (``self._setup()``, ``init_fn(self)``,
+        ``super()._init(...)``, a metaclass trick): the parent's ``__init__`` may run there; stay silent."""
         for sub in walk(func.body, into_scopes=False):
             if isinstance(sub, cst.Call):
                 f = sub.func
@@ -242,6 +242,9 @@ class SuperInitMissingOrLate(Rule):
                     return True
                 if isinstance(f, cst.Attribute) and f.attr.value == "__init__":
                     return True
+                if isinstance(f, cst.Attribute) and isinstance(f.value, cst.Call) \
+                        and isinstance(f.value.func, cst.Name) and f.value.func.value == "super":
+                    return True  # super()._init(...): a base's own initialiser, which may run nn.Module's
         return False
 
     def _first_registration_error(self, func: cst.FunctionDef, self_name: str) -> Optional[str]:
