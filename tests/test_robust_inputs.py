@@ -233,7 +233,7 @@ def test_fix_prints_no_syntax_warnings(tmp_path):
     write(tmp_path / "w.py", 'import re\nimport torch.nn as nn\n\nPAT = re.compile("\\d+")\n\n\n'
           'class M(nn.Module):\n    def __init__(self):\n        super().__init__()\n'
           '        self.l = [nn.Linear(2, 2)]\n        assert (self.l, "msg")\n')
-    r = run(["--isolated", "--fix", "w.py"], tmp_path)
+    r = run(["--isolated", "--fix", "--unsafe-fixes", "w.py"], tmp_path)  # the tuple use makes the wrap unsafe
     sane(r, rc=(0,))
     assert "Warning" not in r.err, r.err
     assert "Fixed 1 finding." in r.err

@@ -489,7 +489,7 @@ def _method_verdict(ctx, index: _Index, cls: cst.ClassDef, method: cst.FunctionD
         name = d.value if isinstance(d, cst.Name) else d.attr.value if isinstance(d, cst.Attribute) else None
         if name in ("staticmethod", "classmethod"):
             return NO, f"{name}: '{self_name}' is not the module"
-    if _rebinds(method, self_name):
+    if _rebinds(ctx, method, self_name):
         return NO, f"'{self_name}' is rebound in the method"
     table, _star = index.table(cls)
     if len(table.get(method.name.value, ())) > 1 or _rebound_in_class(cls, method):
@@ -499,8 +499,11 @@ def _method_verdict(ctx, index: _Index, cls: cst.ClassDef, method: cst.FunctionD
     return OK
 
 
-def _rebinds(func: cst.FunctionDef, name: str) -> bool:
-    """Some statement of ``func`` (not of nested scopes) binds ``name`` again."""
+def _rebinds(ctx: "Context", func: cst.FunctionDef, name: str) -> bool:
+    """Some statement of ``func`` (not of nested scopes) binds ``name`` again (asked of the model's bindings)."""
+    scope = ctx.model.function_scope(func) if ctx.model is not None else None
+    if scope is not None:
+        return any(b.form != "param" for b in scope.bindings.get(name, ())) or name in scope.declared_global
     for sub in walk(func.body, into_scopes=False):
         kind = type(sub)
         if kind in (cst.AssignTarget, cst.AugAssign, cst.AnnAssign, cst.For, cst.CompFor, cst.NamedExpr, cst.Del):
@@ -561,12 +564,20 @@ def comments_of(node: cst.CSTNode) -> list[str]:
     """Every comment inside ``node`` (whitespace included), in order."""
     out = []
     stack = [node]
-    while stack:
+    base = cst.CSTNode
+    while stack:  # through every dataclass field (whitespace included), without libcst's costly .children
         current = stack.pop()
-        if isinstance(current, cst.Comment):
+        if type(current) is cst.Comment:
             out.append(current.value)
             continue
-        stack.extend(reversed(current.children))
+        items = []
+        for name in current.__dataclass_fields__:
+            value = getattr(current, name)
+            if isinstance(value, base):
+                items.append(value)
+            elif type(value) in (list, tuple):
+                items.extend(v for v in value if isinstance(v, base))
+        stack.extend(reversed(items))
     return out
 
 

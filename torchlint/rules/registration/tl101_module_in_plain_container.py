@@ -306,7 +306,10 @@ class ModuleInPlainContainer(Rule):
         if cls is None or wrapper is None:
             return None
         olds = [old for old, _new in pairs]
-        attrs = {name for name, value in iter_self_assignments(cls) if any(value is old for old in olds)}
+        by_value = self.__dict__.setdefault("_attr_by_value", {})
+        if id(cls) not in by_value:  # once per class: which attribute each assigned value goes to
+            by_value[id(cls)] = {id(value): name for name, value in iter_self_assignments(cls)}
+        attrs = {by_value[id(cls)][id(old)] for old in olds if id(old) in by_value[id(cls)]}
         if len(attrs) != 1:
             return None
         attr = attrs.pop()
@@ -332,6 +335,11 @@ class ModuleInPlainContainer(Rule):
 
     def _receiver_of(self, cls: cst.ClassDef, old: cst.CSTNode) -> Optional[str]:
         """The name ``self`` has in the method assigning ``old`` to ``self.<attr>``."""
+        scope = self.ctx.model.scope_of(old)
+        while scope is not None and scope.kind in ("lambda", "comprehension"):
+            scope = scope.parent
+        if scope is not None and scope.kind == "function":
+            return scope.self_name if scope.class_node is cls else None
         for method in cls.body.body:
             if isinstance(method, cst.FunctionDef):
                 for sub in walk(method.body, into_scopes=False):
@@ -342,6 +350,12 @@ class ModuleInPlainContainer(Rule):
         return None
 
     def _function_holding(self, node: cst.CSTNode) -> Optional[cst.FunctionDef]:
+        scope = self.ctx.model.scope_of(node)
+        while scope is not None and scope.kind in ("lambda", "comprehension"):
+            scope = scope.parent
+        if scope is not None and scope.kind != "module":
+            func = self.ctx.current_function
+            return func if scope.node is func else None
         for anc in reversed(self.ctx.stack):
             if isinstance(anc, cst.FunctionDef):
                 if any(sub is node for sub in walk(anc.body, into_scopes=False)):
