@@ -71,43 +71,23 @@ class LossRequiresGradForced(Rule):
 
     def __init__(self, ctx) -> None:
         super().__init__(ctx)
-        self.scopes: list[set[str]] = [set()]
+        self._memo: dict[int, bool] = {}
 
-    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
-        self.scopes.append(set())
-
-    def leave_FunctionDef(self, node: cst.FunctionDef) -> None:
-        self.scopes.pop()
-
-    # ------------------------------------------------------------------ bindings
-    def leave_Assign(self, node: cst.Assign) -> None:
-        is_loss = self._is_loss(node.value)
-        for t in node.targets:
-            self._bind(t.target, is_loss)
-
-    def leave_AnnAssign(self, node: cst.AnnAssign) -> None:
-        self._bind(node.target, node.value is not None and self._is_loss(node.value))
-
-    def leave_AugAssign(self, node: cst.AugAssign) -> None:
-        if isinstance(node.target, cst.Name) and not self._is_loss(node.target):
-            self._bind(node.target, False)  # `total += loss` keeps a loss a loss, makes nothing else one
-
-    def visit_For(self, node: cst.For) -> None:
-        self._bind(node.target, False)
-
-    def _bind(self, target: cst.BaseExpression, is_loss: bool) -> None:
-        if isinstance(target, cst.Name):
-            if is_loss:
-                self.scopes[-1].add(target.value)
-            else:
-                self.scopes[-1].discard(target.value)
-        elif isinstance(target, (cst.Tuple, cst.List)):
-            for el in target.elements:
-                self._bind(el.value, False)
+    # ------------------------------------------------------------------ what holds a loss (asked of the model)
+    def _binding_is_loss(self, b) -> bool:
+        key = id(b)
+        if key not in self._memo:
+            self._memo[key] = False  # recursion guard (a loop that rebinds the name)
+            if b.form == "augassign":  # `total += loss` keeps a loss a loss, makes nothing else one
+                self._memo[key] = self._is_loss(b.node)
+            elif b.form in ("assign", "annassign") and b.value is not None and b.target is b.node:
+                self._memo[key] = self._is_loss(b.value)
+        return self._memo[key]
 
     def _is_loss(self, value: cst.BaseExpression) -> bool:
         if isinstance(value, cst.Name):
-            return value.value in self.scopes[-1]
+            bindings = self.ctx.model.bindings_at(value)
+            return bool(bindings) and all(self._binding_is_loss(b) for b in bindings)
         if isinstance(value, cst.BinaryOperation):
             return self._is_loss(value.left) or self._is_loss(value.right)
         if not isinstance(value, cst.Call):
@@ -156,6 +136,6 @@ class LossRequiresGradForced(Rule):
                 self.report(node, loss=name)
 
     def _loss_name(self, expr: cst.BaseExpression) -> Optional[str]:
-        if isinstance(expr, cst.Name) and expr.value in self.scopes[-1]:
+        if isinstance(expr, cst.Name) and self._is_loss(expr):
             return expr.value
         return None
