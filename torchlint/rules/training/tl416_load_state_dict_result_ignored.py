@@ -75,45 +75,23 @@ class LoadStateDictResultIgnored(Rule):
 
     def __init__(self, ctx) -> None:
         super().__init__(ctx)
-        self.scopes: list[set[str]] = [set()]  # names bound to a checkpoint read from a file, per function
-
-    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
-        self.scopes.append(set())
-
-    def leave_FunctionDef(self, node: cst.FunctionDef) -> None:
-        self.scopes.pop()
-
-    def leave_Assign(self, node: cst.Assign) -> None:
-        loaded = self._from_file(node.value)
-        for t in node.targets:
-            self._bind(t.target, loaded)
-
-    def leave_AnnAssign(self, node: cst.AnnAssign) -> None:
-        self._bind(node.target, node.value is not None and self._from_file(node.value))
-
-    def leave_AugAssign(self, node: cst.AugAssign) -> None:
-        self._bind(node.target, False)
-
-    def visit_For(self, node: cst.For) -> None:
-        self._bind(node.target, False)
-
-    def _bind(self, target: cst.BaseExpression, loaded: bool) -> None:
-        if isinstance(target, cst.Name):
-            if loaded:
-                self.scopes[-1].add(target.value)
-            else:
-                self.scopes[-1].discard(target.value)
-        elif isinstance(target, (cst.Tuple, cst.List)):
-            for el in target.elements:
-                self._bind(el.value, False)
+        self._memo: dict[int, bool] = {}
 
     def _from_file(self, value: cst.BaseExpression) -> bool:
         """A checkpoint read from a file: a loader call, a name bound to one, or a subscript of these."""
         while isinstance(value, cst.Subscript):
             value = value.value
-        if isinstance(value, cst.Name):
-            return value.value in self.scopes[-1]
+        if isinstance(value, cst.Name):  # every binding that reaches the name holds such a checkpoint
+            bindings = self.ctx.model.bindings_at(value)
+            return bool(bindings) and all(self._binding_from_file(b) for b in bindings)
         return isinstance(value, cst.Call) and self.ctx.resolve(value.func) in LOADERS
+
+    def _binding_from_file(self, b) -> bool:
+        if id(b) not in self._memo:
+            self._memo[id(b)] = False  # recursion guard
+            self._memo[id(b)] = (b.form in ("assign", "annassign") and b.value is not None and b.target is b.node
+                                 and self._from_file(b.value))
+        return self._memo[id(b)]
 
     def visit_Expr(self, node: cst.Expr) -> None:
         self._check(node.value)
