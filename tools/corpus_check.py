@@ -36,6 +36,9 @@ import time
 import zipfile
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from torchlint.files import DEFAULT_EXCLUDE, is_excluded  # noqa: E402
+
 TRIAGE = ROOT / "tests" / "corpus_triage.tsv"
 # The first corpus: paths are relative to the package folder (``models/bert/modeling_bert.py``).
 WHEELS = {
@@ -193,6 +196,9 @@ def corpus_files(name: str, download: bool = True) -> list[pathlib.Path]:
     for path in sorted(root.rglob("*.py")):
         rel = path.relative_to(root).parts
         if name == "stdlib" and rel and rel[0] in ("site-packages", "dist-packages"):
+            continue
+        # What `torchlint <package>` would lint: no build/lib copies, caches or virtualenvs (files.DEFAULT_EXCLUDE).
+        if any(is_excluded(part, DEFAULT_EXCLUDE) for part in rel[:-1]):
             continue
         files.append(path)
     return files
