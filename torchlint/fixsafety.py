@@ -581,7 +581,28 @@ def comments_of(node: cst.CSTNode) -> list[str]:
     return out
 
 
+def _holds(new: cst.CSTNode, old: cst.CSTNode, depth: int = 4) -> bool:
+    """``old`` itself (the same object) is inside ``new`` within ``depth`` levels: a wrap such as
+    ``nn.ModuleList(old)`` keeps every comment of ``old``."""
+    if new is old:
+        return True
+    if depth == 0:
+        return False
+    base = cst.CSTNode
+    for name in new.__dataclass_fields__:
+        value = getattr(new, name)
+        if isinstance(value, base):
+            if _holds(value, old, depth - 1):
+                return True
+        elif type(value) in (list, tuple):
+            if any(isinstance(v, base) and _holds(v, old, depth - 1) for v in value):
+                return True
+    return False
+
+
 def keeps_comments(old: cst.CSTNode, new: cst.CSTNode) -> bool:
+    if _holds(new, old):
+        return True
     kept = comments_of(new)
     for comment in comments_of(old):
         if comment in kept:
@@ -639,7 +660,7 @@ def element_verdict(ctx: "Context", expr: cst.BaseExpression, wanted: str) -> Ve
     from .facts.kinds import MODULE, PARAMETER
 
     what = {MODULE: "Module", PARAMETER: "Parameter"}.get(wanted, wanted)
-    code = _code(expr)
+    code = _LazyCode(expr)
     if isinstance(expr, (cst.Lambda, cst.SimpleString, cst.ConcatenatedString, cst.FormattedString, cst.Integer,
                          cst.Float, cst.List, cst.Tuple, cst.Dict, cst.Set, cst.ListComp, cst.DictComp,
                          cst.SetComp, cst.GeneratorExp)) or (isinstance(expr, cst.Name) and expr.value == "None"):
@@ -711,6 +732,20 @@ def _code(node: cst.CSTNode) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
+class _LazyCode:
+    """``_code(node)`` generated only when a reason is actually formatted (most verdicts are OK)."""
+
+    __slots__ = ("node",)
+
+    def __init__(self, node: cst.CSTNode) -> None:
+        self.node = node
+
+    def __format__(self, spec: str) -> str:
+        return format(_code(self.node), spec)
+
+    __str__ = __repr__ = lambda self: _code(self.node)
+
+
 # ---------------------------------------------------------------------------------------------- containers
 class _Uses:
     """Classify every use of a value whose container type changes (the replacement is ``wrapper``)."""
@@ -761,7 +796,7 @@ class _Uses:
         """``node`` evaluates to the container; judge what its parent does with it."""
         wrapper = self.wrapper
         parent = self.index.parent.get(id(node))
-        code = _code(parent) if parent is not None else ""
+        code = _LazyCode(parent) if parent is not None else ""
         if parent is None or depth > 4:
             self.add((UNSAFE, "use not understood"))
             return
@@ -1041,6 +1076,31 @@ def _in_class_or_subclass(ctx: "Context", index: _Index, cls: cst.ClassDef, node
     return owner is cls or _subclass_of(ctx, owner, cls)
 
 
+def _attribute_uses(ctx: "Context", index: _Index, cls: cst.ClassDef, attr: str) -> list:
+    """Every ``<x>.attr`` of the file that may be ``cls``'s attribute: all but those whose ``<x>`` is the self of
+    a method of a class that is neither ``cls`` nor an in-file subclass. The nodes are grouped by the class of
+    their method once per attribute name, so each finding asks per class, not per node."""
+    memo = index.__dict__.setdefault("_attribute_owners", {})
+    groups = memo.get(attr)
+    if groups is None:
+        groups = memo[attr] = {}
+        for node in index.attributes.get(attr, ()):
+            owner = None
+            if isinstance(node.value, cst.Name):
+                found = _method_owner(index, node)
+                if found is not None and found[1] == node.value.value:
+                    owner = found[0]
+            groups.setdefault(id(owner) if owner is not None else None, (owner, []))[1].append(node)
+    out = []
+    for key, (owner, nodes) in groups.items():
+        if key is None or owner is cls or _subclass_of(ctx, owner, cls):
+            out.extend(nodes)
+    if len(groups) > 1:  # keep the file's order (verdict reasons name the first problem)
+        order = index.order
+        out.sort(key=lambda n: order.get(id(n), 0))
+    return out
+
+
 def _method_owner(index: _Index, node: cst.CSTNode):
     """(class, self name) of the innermost method around ``node``, computed once per node."""
     ancestors = index.ancestors(node)
@@ -1083,10 +1143,7 @@ def container_change(ctx: "Context", cls: cst.ClassDef, attr: str, wrapper_name:
         uses.element(el, False)
     for it in iterables:
         uses.element(it, True)
-    for node in index.attributes.get(attr, ()):
-        mine = _in_class_or_subclass(ctx, index, cls, node, node.value)
-        if mine is False:
-            continue
+    for node in _attribute_uses(ctx, index, cls, attr):
         uses.use(node)
     if local is not None:
         _local_list(ctx, index, uses, *local)

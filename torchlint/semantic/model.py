@@ -307,17 +307,30 @@ class SemanticModel:
     def _self_assignments(self, cls: cst.ClassDef) -> dict:
         table = {k: list(v) for k, v in self._builder.self_assigns.get(id(cls), {}).items()}
         scope = self._builder.scope_of_node.get(id(cls))
-        kinds = {"register_buffer": "tensor", "register_parameter": "parameter", "add_module": "module",
-                 "register_module": "module"}
+        for name, kind in self._registrations().get(id(scope), ()):
+            table.setdefault(name, []).append(kind)
+        return table
+
+    _REGISTER_KINDS = {"register_buffer": "tensor", "register_parameter": "parameter", "add_module": "module",
+                       "register_module": "module"}
+
+    def _registrations(self) -> dict:
+        """id(class scope) -> [(name, kind)] of ``self.register_buffer("name", ...)`` and the like in its methods
+        (one pass over the file's calls, shared by every class)."""
+        found = self.__dict__.get("_registrations_memo")
+        if found is not None:
+            return found
+        found = self.__dict__["_registrations_memo"] = {}
+        kinds = self._REGISTER_KINDS
         for call, call_scope in self._builder.calls:
             func = call.func
             if (type(func) is cst.Attribute and func.attr.value in kinds and type(func.value) is cst.Name
-                    and call_scope.parent is scope and call_scope.self_name == func.value.value and call.args
+                    and call_scope.parent is not None and call_scope.self_name == func.value.value and call.args
                     and type(call.args[0].value) is cst.SimpleString):
                 name = call.args[0].value.evaluated_value
                 if isinstance(name, str):
-                    table.setdefault(name, []).append(kinds[func.attr.value])
-        return table
+                    found.setdefault(id(call_scope.parent), []).append((name, kinds[func.attr.value]))
+        return found
 
     # ------------------------------------------------------------------ project
     def project_class_is_module(self, qualified: Optional[str]) -> bool:
