@@ -256,3 +256,42 @@ def test_sibling_file_class_is_a_module(tmp_path):
     (tmp_path / "models.py").write_text("import torch\nclass Net(torch.nn.Module):\n    pass\n")
     module, model = build("from models import Net\nclass Child(Net):\n    pass\n", str(tmp_path / "script.py"))
     assert model.classes.module_names == {"Child"}
+
+
+def test_may_call_follows_in_file_helpers_by_name_and_is_certain_only_when_false():
+    """facts/loops.may_call: the cheap gate before the event scans of the training-loop rules."""
+    import types
+
+    from torchlint.facts import loops
+
+    module, model = build("""
+        def clear(opt):
+            opt.zero_grad()
+
+        class Trainer:
+            def reset(self):
+                clear(self.opt)
+
+            def step(self, batch):
+                self.reset()
+                return batch
+
+        def train(model, opt, data):
+            for x in data:
+                model(x).sum().backward()
+                opt.step()
+
+        def evaluate(model, data):
+            return [model(x) for x in data]
+
+        def closure(opt):
+            return lambda: opt.zero_grad()
+    """)
+    ctx = types.SimpleNamespace(model=model, current_function=None, stack=[module])
+    wanted = frozenset({"zero_grad"})
+    defs = {n.name.value: n for n in model.function_nodes()}
+    by_name = {name: defs[name] for name in ("clear", "reset", "step", "train", "evaluate", "closure")}
+    answers = {name: loops.may_call(ctx, node, wanted) for name, node in by_name.items()}
+    # train calls opt.step(): by name alone that may be Trainer.step, which reaches zero_grad (conservative)
+    assert answers == {"clear": True, "reset": True, "step": True, "train": True, "evaluate": False,
+                       "closure": True}

@@ -409,6 +409,64 @@ def _subst_text(text: Optional[str], mapping) -> Optional[str]:
 
 
 # ---------------------------------------------------------------------- public questions
+def _called_names(ctx: "Context") -> tuple[dict, dict]:
+    """Once per file, from the semantic model's calls: id(function or module node) -> the simple names its
+    own body calls (``f(...)``, ``x.f(...)``; lambdas and comprehensions count for their function), and
+    id(function or module node) -> its def name (None for the module)."""
+    found = ctx.__dict__.get("_loops_called")
+    if found is not None:
+        return found
+    names: dict[int, set] = {}
+    own: dict[int, Optional[str]] = {}
+    for call, scope in ctx.model.calls():
+        while scope is not None and scope.kind not in ("function", "module"):
+            scope = scope.parent
+        if scope is None:
+            continue
+        func = call.func
+        name = func.attr.value if type(func) is cst.Attribute else func.value if type(func) is cst.Name else None
+        if name is not None:
+            names.setdefault(id(scope.node), set()).add(name)
+            own.setdefault(id(scope.node), getattr(getattr(scope.node, "name", None), "value", None))
+    found = ctx.__dict__["_loops_called"] = (names, own)
+    return found
+
+
+def _reaching(ctx: "Context", wanted: frozenset) -> set:
+    """ids of the functions (and the module) whose body calls a name in ``wanted``, or calls a name that some
+    in-file function of that name reaches (names only: conservative). Once per file and ``wanted``."""
+    memo = ctx.__dict__.setdefault("_loops_reaching", {})
+    found = memo.get(wanted)
+    if found is not None:
+        return found
+    names, own = _called_names(ctx)
+    callers: dict[str, list] = {}
+    for key, called in names.items():
+        for name in called:
+            callers.setdefault(name, []).append(key)
+    found = {key for key, called in names.items() if not wanted.isdisjoint(called)}
+    todo = list(found)
+    while todo:
+        name = own.get(todo.pop())
+        for key in callers.get(name, ()) if name is not None else ():
+            if key not in found:
+                found.add(key)
+                todo.append(key)
+    memo[wanted] = found
+    return found
+
+
+def may_call(ctx: "Context", owner: cst.CSTNode, wanted: frozenset) -> bool:
+    """Could the events of ``owner`` (a function, a loop in the function being visited, or the module) hold a
+    call named one of ``wanted``: does its body, or any in-file function of a name it calls (transitively),
+    call such a name? A cheap, conservative gate before :func:`block_events` (False only when it is certain)."""
+    if not isinstance(owner, (cst.FunctionDef, cst.Module)):
+        owner = ctx.current_function or (ctx.stack[0] if ctx.stack else None)
+        if owner is None:
+            return True
+    return id(owner) in _reaching(ctx, wanted)
+
+
 def _owner_events(ctx: "Context", owner: cst.CSTNode) -> list[Event]:
     cache = ctx.__dict__.setdefault("_loops_owners", {})
     hit = cache.get(id(owner))

@@ -296,6 +296,11 @@ class SemanticModel:
         """Every call of the file with the scope it stands in."""
         return self._builder.calls
 
+    def function_nodes(self) -> list:
+        """Every ``def`` of the file (methods and nested functions included)."""
+        return [scope.node for scope in self._builder.scope_of_node.values()
+                if scope.kind == "function" and type(scope.node) is cst.FunctionDef]
+
     def self_assignments(self, cls: cst.ClassDef) -> dict:
         """attr -> values assigned to ``self.attr`` in the class's methods; registered names get the kind."""
         memo = self.__dict__.setdefault("_self_assignments_memo", {})

@@ -74,6 +74,8 @@ class ZeroGradMisplaced(Rule):
 
     def _check(self, owner) -> None:
         ctx = self.ctx
+        if not loops.may_call(ctx, owner, _ZERO_GRAD):
+            return
         events = [e for e in loops.block_events(ctx, owner) if not e.inlined and not e.loops]
         zeros = [e for e in events if e.kind == loops.ZERO_GRAD and e.target is not None
                  and isinstance(e.node, cst.Call) and not loops.is_grad_attribute(e.target)]
@@ -102,3 +104,6 @@ class ZeroGradMisplaced(Rule):
         if z.text == s.text:
             return True
         return loops.optimizer_over(ctx, s.text, z.text)
+
+
+_ZERO_GRAD = frozenset({"zero_grad"})
