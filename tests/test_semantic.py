@@ -284,14 +284,17 @@ def test_may_call_follows_in_file_helpers_by_name_and_is_certain_only_when_false
         def evaluate(model, data):
             return [model(x) for x in data]
 
+        def own(model):
+            model.my_zero_grad()
+
         def closure(opt):
             return lambda: opt.zero_grad()
     """)
     ctx = types.SimpleNamespace(model=model, current_function=None, stack=[module])
-    wanted = frozenset({"zero_grad"})
+    wanted = loops.names_zero_grad
     defs = {n.name.value: n for n in model.function_nodes()}
-    by_name = {name: defs[name] for name in ("clear", "reset", "step", "train", "evaluate", "closure")}
+    by_name = {name: defs[name] for name in ("clear", "reset", "step", "train", "evaluate", "closure", "own")}
     answers = {name: loops.may_call(ctx, node, wanted) for name, node in by_name.items()}
     # train calls opt.step(): by name alone that may be Trainer.step, which reaches zero_grad (conservative)
     assert answers == {"clear": True, "reset": True, "step": True, "train": True, "evaluate": False,
-                       "closure": True}
+                       "closure": True, "own": True}

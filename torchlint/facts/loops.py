@@ -408,6 +408,16 @@ def _subst_text(text: Optional[str], mapping) -> Optional[str]:
     return text
 
 
+def names_zero_grad(name: str) -> bool:
+    """A call :func:`classify_call` may take for ZERO_GRAD (``opt.zero_grad()``, ``model_zero_grad()``)."""
+    return "zero_grad" in name
+
+
+def names_backward(name: str) -> bool:
+    """A call :func:`classify_call` may take for BACKWARD or ENGINE_BACKWARD."""
+    return name in ("backward", "manual_backward")
+
+
 # ---------------------------------------------------------------------- public questions
 def _called_names(ctx: "Context") -> tuple[dict, dict]:
     """Once per file, from the semantic model's calls: id(function or module node) -> the simple names its
@@ -432,9 +442,9 @@ def _called_names(ctx: "Context") -> tuple[dict, dict]:
     return found
 
 
-def _reaching(ctx: "Context", wanted: frozenset) -> set:
-    """ids of the functions (and the module) whose body calls a name in ``wanted``, or calls a name that some
-    in-file function of that name reaches (names only: conservative). Once per file and ``wanted``."""
+def _reaching(ctx: "Context", wanted) -> set:
+    """ids of the functions (and the module) whose body calls a name ``wanted`` accepts, or calls a name that
+    some in-file function of that name reaches (names only: conservative). Once per file and ``wanted``."""
     memo = ctx.__dict__.setdefault("_loops_reaching", {})
     found = memo.get(wanted)
     if found is not None:
@@ -444,7 +454,7 @@ def _reaching(ctx: "Context", wanted: frozenset) -> set:
     for key, called in names.items():
         for name in called:
             callers.setdefault(name, []).append(key)
-    found = {key for key, called in names.items() if not wanted.isdisjoint(called)}
+    found = {key for key, called in names.items() if any(wanted(name) for name in called)}
     todo = list(found)
     while todo:
         name = own.get(todo.pop())
@@ -456,10 +466,11 @@ def _reaching(ctx: "Context", wanted: frozenset) -> set:
     return found
 
 
-def may_call(ctx: "Context", owner: cst.CSTNode, wanted: frozenset) -> bool:
+def may_call(ctx: "Context", owner: cst.CSTNode, wanted) -> bool:
     """Could the events of ``owner`` (a function, a loop in the function being visited, or the module) hold a
-    call named one of ``wanted``: does its body, or any in-file function of a name it calls (transitively),
-    call such a name? A cheap, conservative gate before :func:`block_events` (False only when it is certain)."""
+    call whose simple name ``wanted`` (a module-level predicate, the memo's key) accepts: does its body, or
+    any in-file function of a name it calls (transitively), call such a name? A cheap, conservative gate
+    before :func:`block_events` (False only when it is certain)."""
     if not isinstance(owner, (cst.FunctionDef, cst.Module)):
         owner = ctx.current_function or (ctx.stack[0] if ctx.stack else None)
         if owner is None:

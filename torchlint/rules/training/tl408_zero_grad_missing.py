@@ -73,7 +73,7 @@ class ZeroGradMissing(Rule):
 
     def _check(self, loop) -> None:
         ctx = self.ctx
-        if ctx.in_no_grad:
+        if ctx.in_no_grad or not loops.may_call(ctx, loop, loops.names_backward):
             return
         events = loops.block_events(ctx, loop)
         backwards = [e for e in events if e.kind == loops.BACKWARD and not e.inlined]

@@ -74,7 +74,7 @@ class ZeroGradMisplaced(Rule):
 
     def _check(self, owner) -> None:
         ctx = self.ctx
-        if not loops.may_call(ctx, owner, _ZERO_GRAD):
+        if not loops.may_call(ctx, owner, loops.names_zero_grad):
             return
         events = [e for e in loops.block_events(ctx, owner) if not e.inlined and not e.loops]
         zeros = [e for e in events if e.kind == loops.ZERO_GRAD and e.target is not None
@@ -104,6 +104,3 @@ class ZeroGradMisplaced(Rule):
         if z.text == s.text:
             return True
         return loops.optimizer_over(ctx, s.text, z.text)
-
-
-_ZERO_GRAD = frozenset({"zero_grad"})
