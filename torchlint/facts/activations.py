@@ -8,7 +8,8 @@ A value's activation is proved from the code of the same function, like the kind
   tensor method (``x.softmax(...)``, ``x.sigmoid()``), of an activation module (``nn.Softmax(dim=1)(x)``,
   a name or ``self.<attr>`` bound to one), or of an in-file Module class whose ``forward`` returns that
   activation on every path (``model = Net(); out = model(x)``);
-- a name bound to one of these in the same function (rebinding to anything else forgets it);
+- a name whose every binding that may reach the use (the semantic model's reaching definitions) is a direct
+  assignment of one and the same of these;
 - LOGITS: the output of an in-file Module class whose ``forward`` returns, on every path, the output of a
   ``self.<attr>`` that is only ever an ``nn.Linear`` (or an ``nn.Sequential`` ending in one): a final layer
   proven to have no activation.
@@ -17,7 +18,7 @@ Anything else is unknown (None): rules stay silent.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Callable, Optional
 
 import libcst as cst
 
@@ -45,6 +46,8 @@ CLASSES = {p + cls: act for p in _MODULE_PATHS
 LINEAR_CLASSES = frozenset({"torch.nn.Linear", "torch.nn.modules.Linear", "torch.nn.modules.linear.Linear"})
 SEQUENTIAL_CLASSES = frozenset({"torch.nn.Sequential", "torch.nn.modules.Sequential",
                                 "torch.nn.modules.container.Sequential"})
+
+NameTags = Callable[[cst.Name], Optional[str]]  # a Name node -> its tag where it is read (None: unknown)
 
 MODULE_TAG = "module:"  # a name bound to an activation module instance: "module:softmax"
 MODEL_TAG = "model:"  # a name bound to an instance of an in-file Module class with that output: "model:sigmoid"
@@ -116,7 +119,7 @@ class Activations:
         returned = False
         for small in iter_small_statements(forward.body.body, into_functions=False):
             if isinstance(small, cst.Assign):
-                act = self.activation(small.value, names, self_name, attrs, in_forward=True)
+                act = self.activation(small.value, lambda n: names.get(n.value), self_name, attrs, in_forward=True)
                 for t in small.targets:
                     if isinstance(t.target, cst.Name):
                         if act is not None:
@@ -127,20 +130,20 @@ class Activations:
                 names.pop(small.target.value, None)
             elif isinstance(small, cst.Return):
                 returned = True
-                outputs.add(self.activation(small.value, names, self_name, attrs, in_forward=True)
+                outputs.add(self.activation(small.value, lambda n: names.get(n.value), self_name, attrs, in_forward=True)
                             if small.value is not None else None)
         if returned and len(outputs) == 1:
             return outputs.pop()
         return None
 
     # ------------------------------------------------------------------ values
-    def activation(self, value: cst.BaseExpression, names: dict[str, str], self_name: Optional[str],
+    def activation(self, value: cst.BaseExpression, names: NameTags, self_name: Optional[str],
                    attrs: dict[str, str], in_forward: bool = False) -> Optional[str]:
-        """The activation that produced ``value``; ``names`` maps local names to activations (or to
-        MODULE_TAG/MODEL_TAG + activation for names bound to modules), ``attrs`` the ``self.<attr>``
-        modules of the enclosing class, ``self_name`` the method's self parameter."""
+        """The activation that produced ``value``; ``names`` gives a Name node's tag: an activation, or
+        MODULE_TAG/MODEL_TAG + activation for names bound to modules (None: unknown); ``attrs`` the
+        ``self.<attr>`` modules of the enclosing class, ``self_name`` the method's self parameter."""
         if isinstance(value, cst.Name):
-            tag = names.get(value.value)
+            tag = names(value)
             return tag if tag is not None and ":" not in tag else None
         if not isinstance(value, cst.Call):
             return None
@@ -160,14 +163,14 @@ class Activations:
                 return self.class_outputs().get(func.func.value)
             return None
         if isinstance(func, cst.Name):
-            tag = names.get(func.value)
+            tag = names(func)
             if tag is not None and tag.startswith(MODULE_TAG):
                 return tag[len(MODULE_TAG):]
             if tag is not None and tag.startswith(MODEL_TAG):
                 return tag[len(MODEL_TAG):]
         return None
 
-    def binding_tag(self, value: cst.BaseExpression, names: dict[str, str], self_name: Optional[str],
+    def binding_tag(self, value: cst.BaseExpression, names: NameTags, self_name: Optional[str],
                     attrs: dict[str, str]) -> Optional[str]:
         """What a name bound to ``value`` holds: an activation output, an activation module
         (MODULE_TAG + act) or an instance of an in-file Module class (MODEL_TAG + act)."""
@@ -193,63 +196,43 @@ def activations(ctx: "Context") -> Activations:
     return facts
 
 
-class ActivationScopes:
-    """Rule mixin: follows, through the traversal, which local names hold an activation's output (or an
-    activation module, or an in-file Module class instance), per function; ``self.activation_of(expr)``
-    answers at the current point."""
+_DIRECT = frozenset({"assign", "annassign", "walrus"})
+_BUSY = "busy"  # a binding whose tag is being computed: a cycle (x = f(x) in a loop) is unknown
 
-    def _act_scopes(self) -> list:
-        scopes = getattr(self, "_activation_scopes", None)
-        if scopes is None:
-            scopes = self._activation_scopes = [{}]
-        return scopes
 
-    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
-        self._act_scopes().append({})
+def _method_context(ctx: "Context", facts: Activations, node: cst.CSTNode) -> tuple:
+    """(self name, ``self.<attr>`` activation modules) of the method ``node`` stands in."""
+    scope = ctx.model.scope_of(node)
+    while scope is not None and scope.kind in ("lambda", "comprehension"):
+        scope = scope.parent
+    if scope is None or scope.kind != "function" or scope.self_name is None or scope.class_node is None:
+        return None, {}
+    return scope.self_name, facts.self_attrs(scope.class_node)
 
-    def leave_FunctionDef(self, node: cst.FunctionDef) -> None:
-        self._act_scopes().pop()
 
-    def leave_Assign(self, node: cst.Assign) -> None:
-        tag = self._binding_tag(node.value)
-        for t in node.targets:
-            self._act_bind(t.target, tag)
+def activation_at(ctx: "Context", expr: cst.BaseExpression) -> Optional[str]:
+    """The activation that produced ``expr`` where it stands (None: unknown). Names are followed through the
+    semantic model: every binding that may reach the use must directly assign the same tag."""
+    facts = activations(ctx)
+    model = ctx.model
+    memo: dict = ctx.__dict__.setdefault("_activation_binding_tags", {})
 
-    def leave_AnnAssign(self, node: cst.AnnAssign) -> None:
-        self._act_bind(node.target, self._binding_tag(node.value) if node.value is not None else None)
+    def name_tag(name: cst.Name) -> Optional[str]:
+        tags = set()
+        for b in model.bindings_at(name):
+            if b.form not in _DIRECT or b.value is None:
+                return None
+            if id(b) not in memo:
+                memo[id(b)] = _BUSY
+                memo[id(b)] = facts.binding_tag(b.value, name_tag, *_method_context(ctx, facts, b.value))
+            tag = memo[id(b)]
+            if tag == _BUSY:
+                return None
+            tags.add(tag)
+        return tags.pop() if len(tags) == 1 else None
 
-    def leave_AugAssign(self, node: cst.AugAssign) -> None:
-        self._act_bind(node.target, None)
-
-    def visit_For(self, node: cst.For) -> None:
-        self._act_bind(node.target, None)
-
-    def _act_bind(self, target: cst.BaseExpression, tag: Optional[str]) -> None:
-        scope = self._act_scopes()[-1]
-        if isinstance(target, cst.Name):
-            if tag is None:
-                scope.pop(target.value, None)
-            else:
-                scope[target.value] = tag
-        elif isinstance(target, (cst.Tuple, cst.List)):
-            for el in target.elements:
-                self._act_bind(el.value, None)
-
-    def _self_context(self):
-        ctx = self.ctx
-        self_name = ctx.func_stack[-1].self_name if ctx.func_stack else None
-        facts = activations(ctx)
-        return facts, self_name, facts.self_attrs(ctx.current_class) if self_name is not None else {}
-
-    def _binding_tag(self, value: cst.BaseExpression) -> Optional[str]:
-        facts, self_name, attrs = self._self_context()
-        return facts.binding_tag(value, self._act_scopes()[-1], self_name, attrs)
-
-    def activation_of(self, expr: cst.BaseExpression) -> Optional[str]:
-        """The activation that produced ``expr`` at the current point of the traversal (None: unknown)."""
-        facts, self_name, attrs = self._self_context()
-        return facts.activation(expr, self._act_scopes()[-1], self_name, attrs)
+    return facts.activation(expr, name_tag, *_method_context(ctx, facts, expr))
 
 
 __all__ = ["SOFTMAX", "LOG_SOFTMAX", "SIGMOID", "LOGITS", "FUNCTIONS", "METHODS", "CLASSES", "Activations",
-           "activations", "ActivationScopes"]
+           "activations", "activation_at"]

@@ -4,7 +4,7 @@ from typing import Optional
 
 import libcst as cst
 
-from ...facts.activations import SOFTMAX, ActivationScopes
+from ...facts.activations import SOFTMAX, activation_at
 from ...facts.nodes import keyword_arg
 from ...facts.training import LOSS_PREFIX, construction_tag, training_facts
 from ...rule import Rule
@@ -46,7 +46,7 @@ def loss_name(rule: Rule, node: cst.Call, functions: dict, tags: dict) -> Option
     return None
 
 
-class CrossEntropyOnProbabilities(ActivationScopes, Rule):
+class CrossEntropyOnProbabilities(Rule):
     """
     ## What it does
     Finds `F.cross_entropy`, `F.nll_loss`, `nn.CrossEntropyLoss()(...)`, `nn.NLLLoss()(...)` or a name
@@ -91,5 +91,5 @@ class CrossEntropyOnProbabilities(ActivationScopes, Rule):
         if loss is None:
             return
         value = loss_input(node)
-        if value is not None and self.activation_of(value) == SOFTMAX:
+        if value is not None and activation_at(self.ctx, value) == SOFTMAX:
             self.report(value, arg=_code(value), advice=_ADVICE[loss])

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import libcst as cst
 
-from ...facts.activations import LOG_SOFTMAX, LOGITS, SIGMOID, SOFTMAX, ActivationScopes
+from ...facts.activations import LOG_SOFTMAX, LOGITS, SIGMOID, SOFTMAX, activation_at
 from ...facts.training import LOSS_PREFIX
 from ...rule import Rule
 from .tl405_cross_entropy_on_probabilities import _code, loss_input, loss_name
@@ -43,7 +43,7 @@ def _problem(loss: str, activation: str):
     return None
 
 
-class LossActivationMismatch(ActivationScopes, Rule):
+class LossActivationMismatch(Rule):
     """
     ## What it does
     Finds a loss applied to a value produced by an activation that does not match what the loss expects,
@@ -101,7 +101,7 @@ class LossActivationMismatch(ActivationScopes, Rule):
         value = loss_input(node)
         if value is None:
             return
-        activation = self.activation_of(value)
+        activation = activation_at(self.ctx, value)
         if activation is None:
             return
         problem = _problem(loss, activation)
