@@ -37,22 +37,29 @@ class _Dispatch:
     """Handlers of the enabled rules, keyed by libcst node class."""
 
     __slots__ = ("visit", "leave")
+    _handlers: dict = {}  # rule class -> [(is_leave, node class, method name)], found once per process
 
     def __init__(self, rules: Sequence[Rule]) -> None:
         self.visit: dict[type, list] = {}
         self.leave: dict[type, list] = {}
         for rule in rules:
-            for attr in dir(type(rule)):
-                if attr.startswith("visit_"):
-                    table, name = self.visit, attr[6:]
-                elif attr.startswith("leave_"):
-                    table, name = self.leave, attr[6:]
-                else:
+            for is_leave, node_cls, attr in self._of(type(rule)):
+                (self.leave if is_leave else self.visit).setdefault(node_cls, []).append(getattr(rule, attr))
+
+    @classmethod
+    def _of(cls, rule_cls: type) -> list:
+        found = cls._handlers.get(rule_cls)
+        if found is None:
+            found = []
+            for attr in dir(rule_cls):
+                if not attr.startswith(("visit_", "leave_")):
                     continue
-                node_cls = getattr(cst, name, None)
+                node_cls = getattr(cst, attr[6:], None)
                 if node_cls is None:
-                    raise TypeError(f"{type(rule).__name__}.{attr}: libcst has no node {name}")
-                table.setdefault(node_cls, []).append(getattr(rule, attr))
+                    raise TypeError(f"{rule_cls.__name__}.{attr}: libcst has no node {attr[6:]}")
+                found.append((attr.startswith("leave_"), node_cls, attr))
+            cls._handlers[rule_cls] = found
+        return found
 
 
 def _walk(root: cst.CSTNode, ctx: Context, dispatch: _Dispatch) -> None:

@@ -418,6 +418,21 @@ def names_backward(name: str) -> bool:
     return name in ("backward", "manual_backward")
 
 
+def names_clip(name: str) -> bool:
+    """A call :func:`classify_call` may take for CLIP or OTHER_CLIP."""
+    return name in ("clip_grad_norm_", "clip_grad_value_", "clip_grad_norm")
+
+
+def names_step(name: str) -> bool:
+    """A call :func:`classify_call` may take for STEP or SCALER_STEP."""
+    return name == "step"
+
+
+def names_mode(name: str) -> bool:
+    """A call :func:`classify_call` may take for EVAL, TRAIN or MODE."""
+    return name in ("eval", "train")
+
+
 # ---------------------------------------------------------------------- public questions
 def _called_names(ctx: "Context") -> tuple[dict, dict]:
     """Once per file, from the semantic model's calls: id(function or module node) -> the simple names its

@@ -108,6 +108,8 @@ class ModelLeftInEvalMode(Rule):
 
     def _check(self, loop) -> None:
         ctx = self.ctx
+        if not loops.may_call(ctx, loop, loops.names_mode):
+            return
         events = loops.block_events(ctx, loop)
         evals = [e for e in events if e.kind == loops.EVAL and not e.extra.get("foreign")]
         if not evals:

@@ -139,6 +139,8 @@ class EvaluationInTrainMode(Rule):
 
     def _check(self, owner) -> None:
         ctx = self.ctx
+        if not loops.may_call(ctx, owner, loops.names_mode):
+            return
         events = loops.block_events(ctx, owner)
         trains = [e for e in events if e.kind == loops.TRAIN and not e.extra.get("foreign")]
         if not trains:

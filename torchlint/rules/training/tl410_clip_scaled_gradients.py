@@ -75,6 +75,8 @@ class ClipScaledGradients(Rule):
 
     def _check(self, owner) -> None:
         ctx = self.ctx
+        if not loops.may_call(ctx, owner, loops.names_clip):
+            return
         events = [e for e in loops.block_events(ctx, owner) if not e.inlined]
         clips = [e for e in events if e.kind == loops.CLIP]
         if not clips:

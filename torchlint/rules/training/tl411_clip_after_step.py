@@ -74,6 +74,8 @@ class ClipAfterStep(Rule):
 
     def _check(self, owner, cyclic: bool) -> None:
         ctx = self.ctx
+        if not loops.may_call(ctx, owner, loops.names_clip):
+            return
         events = [e for e in loops.block_events(ctx, owner) if not e.inlined]
         clips = [e for e in events if e.kind in (loops.CLIP, loops.OTHER_CLIP) and not e.loops]
         if not clips:

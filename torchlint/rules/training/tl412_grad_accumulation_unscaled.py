@@ -91,6 +91,8 @@ class GradAccumulationUnscaled(Rule):
 
     def _check(self, loop) -> None:
         ctx = self.ctx
+        if not loops.may_call(ctx, loop, loops.names_backward):
+            return
         events = [e for e in loops.block_events(ctx, loop) if not e.inlined]
         backwards = [e for e in events if e.kind == loops.BACKWARD and not e.guards]
         if not backwards:

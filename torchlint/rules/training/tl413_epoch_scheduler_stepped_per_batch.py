@@ -107,6 +107,8 @@ class EpochSchedulerSteppedPerBatch(Rule):
 
     def _check(self, outer) -> None:
         ctx = self.ctx
+        if not loops.may_call(ctx, outer, loops.names_step):
+            return
         for e in loops.block_events(ctx, outer):
             if e.kind != loops.STEP or not e.loops or id(e.node) in self._reported:
                 continue
