@@ -5,6 +5,8 @@ Rules ask it; they never re-derive imports, bindings or kinds.
 """
 from __future__ import annotations
 
+import bisect
+import operator
 from typing import Optional
 
 import libcst as cst
@@ -373,9 +375,10 @@ def _reaching(binds, use: S.Use, owner: S.Scope, loop_regions) -> list:
     result = []
     chain = use.chain
     dominator = None
-    for b in reversed(binds):
-        if b.pos >= use.pos:
-            continue
+    pos = use.pos
+    first_after = bisect.bisect_left(binds, pos, key=_POS)  # binds are in source order
+    for k in range(first_after - 1, -1, -1):
+        b = binds[k]
         result.append(b)
         bc = b.chain
         if len(bc) <= len(chain) and chain[:len(bc)] == bc:
@@ -385,7 +388,11 @@ def _reaching(binds, use: S.Use, owner: S.Scope, loop_regions) -> list:
     # inside that loop (its for target, an assignment before the use) runs again first
     loops = [key for key in chain if key in loop_regions and (dominator is None or key not in dominator.chain)]
     if loops:
-        for b in binds:
-            if b.pos > use.pos and any(key in b.chain for key in loops):
+        for k in range(first_after, len(binds)):
+            b = binds[k]
+            if b.pos > pos and any(key in b.chain for key in loops):
                 result.append(b)
     return result
+
+
+_POS = operator.attrgetter("pos")
