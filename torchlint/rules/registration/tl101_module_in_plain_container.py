@@ -110,23 +110,24 @@ class ModuleInPlainContainer(Rule):
                     self._check_fill(owner_attr, node.value)
 
     def _check_attr_value(self, attr: str, value: cst.BaseExpression) -> None:
+        # what the value is first (cheap on the usual ``self.x = nn.Linear(...)``), then whether some other
+        # assignment of the attribute registers it after all
         ctx = self.ctx
-        if not self._attr_stays_plain(attr):
-            return
         container = container_holding(ctx, value, self._is_item)
         if container is not None:
-            self._report(value, container, self._wrap_fix(value, container))
+            if self._attr_stays_plain(attr):
+                self._report(value, container, self._wrap_fix(value, container))
             return
         if isinstance(value, cst.Name):
             bindings = ctx.model.bindings_at(value)
             if not bindings or not all(isinstance(b.value, _CONTAINER_VALUES) for b in bindings):
                 return  # a parameter, a for target, a call result: not a local container built here
             container = self._local_container_of_modules(value.value)
-            if container is not None:
+            if container is not None and self._attr_stays_plain(attr):
                 self._report(value, container, self._wrap_fix(value, container))
             return
         container = self._helper_container(value)
-        if container is not None:
+        if container is not None and self._attr_stays_plain(attr):
             fix = self._make_fix([(value, self._wrapped(value, self.replacements["list"]))]) \
                 if container == "list" else None
             self._report(value, container, fix)

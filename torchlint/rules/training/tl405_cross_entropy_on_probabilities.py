@@ -87,9 +87,9 @@ class CrossEntropyOnProbabilities(Rule):
     triggers = ("softmax", "Softmax")
 
     def visit_Call(self, node: cst.Call) -> None:
-        loss = loss_name(self, node, CE_FUNCTIONS, CE_TAGS)
-        if loss is None:
+        value = loss_input(node)  # a softmax input is rare, a call of something bound to a loss module less so
+        if value is None or activation_at(self.ctx, value) != SOFTMAX:
             return
-        value = loss_input(node)
-        if value is not None and activation_at(self.ctx, value) == SOFTMAX:
+        loss = loss_name(self, node, CE_FUNCTIONS, CE_TAGS)
+        if loss is not None:
             self.report(value, arg=_code(value), advice=_ADVICE[loss])
