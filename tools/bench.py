@@ -34,6 +34,37 @@ PARSE_LOOP = (
     "        libcst.parse_module(f.read())\n"
 )
 
+# The project index's own cost (issue 11): the same files linted in one process with the index on (its scan
+# memo emptied before each run, as in a fresh CLI process) and with it off (no directory to look in);
+# the best of three runs each, in CPU seconds, and how many sibling files the index read.
+PROJECT_INDEX_COST = (
+    "import sys, time\n"
+    "from torchlint.engine import lint_source\n"
+    "from torchlint.semantic import project\n"
+    "texts = [(p, open(p, encoding='utf-8', errors='replace').read()) for p in sys.argv[1:]]\n"
+    "def run():\n"
+    "    project._MEMO.clear()\n"
+    "    read = set()\n"
+    "    start = time.process_time()\n"
+    "    for path, text in texts:\n"
+    "        read.update(lint_source(text, path).dependencies or ())\n"
+    "    return time.process_time() - start, len(read)\n"
+    "run()\n"
+    "on = min(run() for _ in range(3))\n"
+    "init = project.ProjectIndex.__init__\n"
+    "def no_directory(self, path):\n"
+    "    init(self, None)\n"
+    "project.ProjectIndex.__init__ = no_directory\n"
+    "off = min(run() for _ in range(3))\n"
+    "print(on[0], off[0], on[1])\n"
+)
+
+
+def project_index_cost(py: str, files: list[str]) -> dict:
+    out = subprocess.run([py, "-c", PROJECT_INDEX_COST, *files], capture_output=True, text=True, check=True)
+    on, off, read = out.stdout.split()
+    return {"on": float(on), "off": float(off), "files": int(read)}
+
 
 def venv(name: str, packages: list[str]) -> pathlib.Path:
     """A cached virtual environment with ``packages``; returns its bin folder."""
@@ -182,6 +213,9 @@ def main(argv=None) -> int:
         parse = r["libcst parse loop"]
         tl1 = r["torchlint -j1 (default rules)"]
         ratios.append((label, "1. torchlint -j1 CPU / parse loop CPU (target <= 1.3)", tl1["cpu"] / parse["cpu"]))
+        index = project_index_cost(py, files)
+        ratios.append((label, f"1b. project index CPU / parse loop CPU (sibling files read: {index['files']}; "
+                       "included in 1)", max(index["on"] - index["off"], 0.0) / parse["cpu"]))
         if "torchfix CLI" in r:
             # both CLIs at their default parallelism (TorchFix's CLI also uses every core), then CPU for CPU
             ratios.append((label, "2. torchlint throughput / TorchFix CLI throughput, wall (target >= 10)",

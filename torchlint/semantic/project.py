@@ -21,6 +21,9 @@ _IMPORT_RE = re.compile(r"^import\s+([^\n#]+)", re.M)
 _RETURN_RE = re.compile(r"^[ \t]+return\s+(.+)$", re.M)
 _CALL_HEAD_RE = re.compile(r"([A-Za-z_][\w.]*)\s*\(")
 _TOPLEVEL_RE = re.compile(r"^\S", re.M)
+_HEAD_RE = re.compile(r"\n(?=from\b|import\b|class\b|def\b|async\b)")
+_BY_HEAD = {"f": ((_FROM_RE, "from"),), "i": ((_IMPORT_RE, "import"),), "c": ((_CLASS_RE, "class"),),
+            "d": ((_DEF_RE, "def"),), "a": ((_DEF_RE, "def"),)}
 
 MAX_SCAN_BYTES = 2_000_000
 _MEMO: "OrderedDict[tuple, _FileFacts]" = OrderedDict()
@@ -56,7 +59,19 @@ def _scan(path: str) -> Optional[_FileFacts]:
     except OSError:
         return None
     facts = _FileFacts(path)
-    for m in _FROM_RE.finditer(text):
+    # the lines that start with a keyword, found by their newline (a literal the regex engine jumps to: much
+    # faster than trying a ^-anchored pattern at every position), then each line's own pattern
+    froms, imports, classes, defs = [], [], [], []
+    starts = [0] + [m.end() for m in _HEAD_RE.finditer(text)]
+    for start in starts:
+        head = text[start:start + 1]
+        for pattern, found in _BY_HEAD.get(head, ()):
+            m = pattern.match(text, start)
+            if m is not None:
+                (froms if found == "from" else imports if found == "import" else
+                 classes if found == "class" else defs).append(m)
+                break
+    for m in froms:
         module = m.group(1)
         names = m.group(2).strip().strip("()")
         for part in names.split(","):
@@ -67,7 +82,7 @@ def _scan(path: str) -> Optional[_FileFacts]:
             name = bits[0]
             local = bits[2] if len(bits) == 3 and bits[1] == "as" else name
             facts.imports[local] = module + name if module.endswith(".") else f"{module}.{name}"
-    for m in _IMPORT_RE.finditer(text):
+    for m in imports:
         for part in m.group(1).split(","):
             bits = part.split()
             if not bits:
@@ -76,7 +91,7 @@ def _scan(path: str) -> Optional[_FileFacts]:
                 facts.imports[bits[2]] = bits[0]
             else:
                 facts.imports[bits[0].split(".")[0]] = bits[0].split(".")[0]
-    for m in _CLASS_RE.finditer(text):
+    for m in classes:
         bases = []
         for part in (m.group(2) or "").split(","):
             part = part.strip()
@@ -84,7 +99,6 @@ def _scan(path: str) -> Optional[_FileFacts]:
                 continue
             bases.append(part.split("[", 1)[0].strip())
         facts.bases[m.group(1)] = bases
-    defs = list(_DEF_RE.finditer(text))
     for m in defs:
         start = m.end()
         nxt = _TOPLEVEL_RE.search(text, text.find("\n", start) + 1 if text.find("\n", start) >= 0 else len(text))
