@@ -35,8 +35,8 @@ PARSE_LOOP = (
 )
 
 # The project index's own cost (issue 11): the same files linted in one process with the index on (its scan
-# memo emptied before each run, as in a fresh CLI process) and with it off (no directory to look in);
-# the best of three runs each, in CPU seconds, and how many sibling files the index read.
+# memo emptied before each run, as in a fresh CLI process) and with it off (no directory to look in),
+# alternately; the best of five runs each, in CPU seconds, and how many sibling files the index read.
 PROJECT_INDEX_COST = (
     "import sys, time\n"
     "from torchlint.engine import lint_source\n"
@@ -49,13 +49,16 @@ PROJECT_INDEX_COST = (
     "    for path, text in texts:\n"
     "        read.update(lint_source(text, path).dependencies or ())\n"
     "    return time.process_time() - start, len(read)\n"
-    "run()\n"
-    "on = min(run() for _ in range(3))\n"
     "init = project.ProjectIndex.__init__\n"
     "def no_directory(self, path):\n"
     "    init(self, None)\n"
-    "project.ProjectIndex.__init__ = no_directory\n"
-    "off = min(run() for _ in range(3))\n"
+    "runs = {True: [], False: []}\n"
+    "run()\n"
+    "for _ in range(5):\n"
+    "    for index_on in (True, False):\n"
+    "        project.ProjectIndex.__init__ = init if index_on else no_directory\n"
+    "        runs[index_on].append(run())\n"
+    "on, off = min(runs[True]), min(runs[False])\n"
     "print(on[0], off[0], on[1])\n"
 )
 
