@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Iterable, Optional, Sequence
 
 import libcst as cst
 
-from .facts.nodes import bound_names, children, walk
+from .facts.nodes import FIELD_CACHE, LEAF_CLASSES, NODE_CLASSES, bound_names, child_fields, children, walk
 from .rule import SAFE, UNSAFE, Fix
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -142,18 +142,31 @@ class _Index:
         self.attributes: dict[str, list[cst.Attribute]] = {}
         self.order: dict[int, int] = {}
         parent, attributes, order = self.parent, self.attributes, self.order
+        classes, leaves, fields_of = NODE_CLASSES, LEAF_CLASSES, FIELD_CACHE
+        attribute = cst.Attribute
         stack = [self.root]
         n = 0
-        while stack:
+        while stack:  # children() inlined, leaves not looked into: this walks every node of the file
             node = stack.pop()
             order[id(node)] = n
             n += 1
-            if type(node) is cst.Attribute:
+            kind = type(node)
+            if kind in leaves:
+                continue
+            if kind is attribute:
                 attributes.setdefault(node.attr.value, []).append(node)
-            kids = children(node)
+            kids = []
+            for name in fields_of.get(kind) or child_fields(kind):
+                value = getattr(node, name)
+                vkind = type(value)
+                if vkind in classes:
+                    kids.append(value)
+                elif vkind is tuple or vkind is list:
+                    kids.extend(item for item in value if type(item) in classes)
             for child in kids:
                 parent[id(child)] = node
-            stack.extend(reversed(kids))
+            kids.reverse()
+            stack.extend(kids)
 
     def ancestors(self, node: cst.CSTNode) -> Optional[list]:
         """Root ... node, or None when the node is not in this tree."""
