@@ -560,8 +560,8 @@ def module_initialised_verdict(ctx: "Context", at: cst.CSTNode) -> Verdict:
     last = index.__dict__.setdefault("_last_init_call", {})
     if id(method) not in last:  # once per method: where its last super().__init__() / Base.__init__(self) stands
         found = -1
-        for sub in walk(method.body, into_scopes=False):
-            if isinstance(sub, cst.Call) and isinstance(sub.func, cst.Attribute) and sub.func.attr.value == "__init__":
+        for sub in ctx.model.calls_in(method):
+            if isinstance(sub.func, cst.Attribute) and sub.func.attr.value == "__init__":
                 receiver = sub.func.value
                 if (isinstance(receiver, cst.Call) and isinstance(receiver.func, cst.Name)
                         and receiver.func.value == "super") or isinstance(receiver, (cst.Name, cst.Attribute)):

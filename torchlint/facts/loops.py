@@ -434,29 +434,6 @@ def names_mode(name: str) -> bool:
 
 
 # ---------------------------------------------------------------------- public questions
-def _called_names(ctx: "Context") -> tuple[dict, dict]:
-    """Once per file, from the semantic model's calls: id(function or module node) -> the simple names its
-    own body calls (``f(...)``, ``x.f(...)``; lambdas and comprehensions count for their function), and
-    id(function or module node) -> its def name (None for the module)."""
-    found = ctx.__dict__.get("_loops_called")
-    if found is not None:
-        return found
-    names: dict[int, set] = {}
-    own: dict[int, Optional[str]] = {}
-    for call, scope in ctx.model.calls():
-        while scope is not None and scope.kind not in ("function", "module"):
-            scope = scope.parent
-        if scope is None:
-            continue
-        func = call.func
-        name = func.attr.value if type(func) is cst.Attribute else func.value if type(func) is cst.Name else None
-        if name is not None:
-            names.setdefault(id(scope.node), set()).add(name)
-            own.setdefault(id(scope.node), getattr(getattr(scope.node, "name", None), "value", None))
-    found = ctx.__dict__["_loops_called"] = (names, own)
-    return found
-
-
 def _reaching(ctx: "Context", wanted) -> set:
     """ids of the functions (and the module) whose body calls a name ``wanted`` accepts, or calls a name that
     some in-file function of that name reaches (names only: conservative). Once per file and ``wanted``."""
@@ -464,19 +441,22 @@ def _reaching(ctx: "Context", wanted) -> set:
     found = memo.get(wanted)
     if found is not None:
         return found
-    names, own = _called_names(ctx)
+    model = ctx.model
+    owners = [ctx.stack[0]] if ctx.stack and isinstance(ctx.stack[0], cst.Module) else []
+    owners += model.function_nodes()
     callers: dict[str, list] = {}
-    for key, called in names.items():
-        for name in called:
-            callers.setdefault(name, []).append(key)
-    found = {key for key, called in names.items() if any(wanted(name) for name in called)}
-    todo = list(found)
+    for owner in owners:
+        for name in model.called_names(owner):
+            callers.setdefault(name, []).append(owner)
+    found = {id(owner) for owner in owners if any(wanted(name) for name in model.called_names(owner))}
+    todo = [owner for owner in owners if id(owner) in found]
     while todo:
-        name = own.get(todo.pop())
-        for key in callers.get(name, ()) if name is not None else ():
-            if key not in found:
-                found.add(key)
-                todo.append(key)
+        owner = todo.pop()
+        name = owner.name.value if isinstance(owner, cst.FunctionDef) else None
+        for caller in callers.get(name, ()) if name is not None else ():
+            if id(caller) not in found:
+                found.add(id(caller))
+                todo.append(caller)
     memo[wanted] = found
     return found
 

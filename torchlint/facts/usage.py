@@ -104,10 +104,9 @@ def forward_methods(ctx: "Context", cls: cst.ClassDef) -> list[cst.FunctionDef]:
         self_name = _self_name(method)
         if self_name is None:
             continue
-        for sub in walk(method.body, into_scopes=False):
-            if isinstance(sub, cst.Call) and isinstance(sub.func, cst.Attribute) \
-                    and isinstance(sub.func.value, cst.Name) and sub.func.value.value == self_name \
-                    and sub.func.attr.value in methods:
+        for sub in ctx.model.calls_in(method):
+            if isinstance(sub.func, cst.Attribute) and isinstance(sub.func.value, cst.Name) \
+                    and sub.func.value.value == self_name and sub.func.attr.value in methods:
                 todo.append(sub.func.attr.value)
     memo[key] = (cls, result)
     return result

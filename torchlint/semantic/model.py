@@ -298,6 +298,34 @@ class SemanticModel:
         """Every call of the file with the scope it stands in."""
         return self._builder.calls
 
+    def calls_in(self, func: cst.CSTNode) -> list:
+        """The calls of a function's (or the module's) own body, in source order; calls in its lambdas and
+        comprehensions count, those of nested defs and classes do not."""
+        index = self.__dict__.get("_calls_in_memo")
+        if index is None:
+            index = self.__dict__["_calls_in_memo"] = {}
+            for call, scope in self._builder.calls:
+                while scope is not None and scope.kind not in ("function", "module"):
+                    scope = scope.parent
+                if scope is not None:
+                    index.setdefault(id(scope.node), []).append(call)
+        return index.get(id(func), [])
+
+    def called_names(self, func: cst.CSTNode) -> frozenset:
+        """The simple names :meth:`calls_in` calls: ``f`` of ``f(...)`` and of ``x.f(...)``."""
+        memo = self.__dict__.setdefault("_called_names_memo", {})
+        found = memo.get(id(func))
+        if found is None:
+            names = set()
+            for call in self.calls_in(func):
+                f = call.func
+                if type(f) is cst.Attribute:
+                    names.add(f.attr.value)
+                elif type(f) is cst.Name:
+                    names.add(f.value)
+            found = memo[id(func)] = frozenset(names)
+        return found
+
     def function_nodes(self) -> list:
         """Every ``def`` of the file (methods and nested functions included)."""
         return [scope.node for scope in self._builder.scope_of_node.values()

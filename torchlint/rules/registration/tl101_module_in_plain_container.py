@@ -222,14 +222,7 @@ class ModuleInPlainContainer(Rule):
         cached = getattr(self, "_by_hand", None)
         if cached is not None and cached[0] is func:
             return cached[1]
-        found = False
-        for sub in walk(func.body, into_scopes=False):
-            if isinstance(sub, cst.Call):
-                f = sub.func
-                name = f.attr.value if isinstance(f, cst.Attribute) else getattr(f, "value", None)
-                if name in self.registering_calls:
-                    found = True
-                    break
+        found = not self.ctx.model.called_names(func).isdisjoint(self.registering_calls)
         self._by_hand = (func, found)
         return found
 
