@@ -39,7 +39,8 @@ _MEMO_SIZE = 512
 
 
 class _FileFacts:
-    __slots__ = ("path", "imports", "bases", "helpers", "_modules", "calls", "methods", "abstract")
+    __slots__ = ("path", "imports", "bases", "helpers", "_modules", "_methods_read", "_calls", "_methods",
+                 "_abstract")
 
     def __init__(self, path: str) -> None:
         self.path = path
@@ -47,9 +48,42 @@ class _FileFacts:
         self.bases: dict[str, list[str]] = {}
         self.helpers: dict[str, list[str]] = {}  # function name -> returned call heads ("" when not a call)
         self._modules: Optional[set] = None
-        self.calls: dict[str, str] = {}  # class -> how its own __call__ ends: DELEGATES, REPLACES or ABSTRACT
-        self.methods: dict[str, frozenset] = {}  # class -> names of the methods it defines
-        self.abstract: dict[str, frozenset] = {}  # class -> names of its @abstractmethod methods
+        self._methods_read = False
+        self._calls: dict[str, str] = {}
+        self._methods: dict[str, frozenset] = {}
+        self._abstract: dict[str, frozenset] = {}
+
+    def _read_methods(self) -> None:
+        """The classes' methods, read again from the file the first time a question needs them (rare: only for a
+        finding's candidate), so the scan every sibling gets stays a header scan."""
+        if self._methods_read:
+            return
+        self._methods_read = True
+        try:
+            with open(self.path, "rb") as handle:
+                text = handle.read().decode("utf-8", "replace")
+        except OSError:
+            return
+        for m in _CLASS_RE.finditer(text):
+            _scan_methods(self, m.group(1), text, m.end())
+
+    @property
+    def calls(self) -> dict:
+        """class -> how its own __call__ ends: DELEGATES, SUPER, REPLACES or ABSTRACT."""
+        self._read_methods()
+        return self._calls
+
+    @property
+    def methods(self) -> dict:
+        """class -> names of the methods it defines."""
+        self._read_methods()
+        return self._methods
+
+    @property
+    def abstract(self) -> dict:
+        """class -> names of its @abstractmethod methods."""
+        self._read_methods()
+        return self._abstract
 
 
 def _scan(path: str) -> Optional[_FileFacts]:
@@ -98,7 +132,6 @@ def _scan(path: str) -> Optional[_FileFacts]:
                 continue
             bases.append(part.split("[", 1)[0].strip())
         facts.bases[m.group(1)] = bases
-        _scan_methods(facts, m.group(1), text, m.end())
     defs = list(_DEF_RE.finditer(text))
     for m in defs:
         start = m.end()
@@ -186,9 +219,9 @@ def _scan_methods(facts: _FileFacts, name: str, text: str, header_end: int) -> N
         if method == "__call__":
             body_start = _next_line(text, m.end())
             body = text[body_start: _block_end(text, body_start, width)]
-            facts.calls[name] = ABSTRACT if is_abstract else call_status(body)
-    facts.methods[name] = frozenset(methods)
-    facts.abstract[name] = frozenset(abstract)
+            facts._calls[name] = ABSTRACT if is_abstract else call_status(body)
+    facts._methods[name] = frozenset(methods)
+    facts._abstract[name] = frozenset(abstract)
 
 
 class ProjectIndex:
