@@ -14,7 +14,8 @@ import libcst as cst
 from ..facts.classes import ClassIndex
 from . import scopes as S
 from .kinds import KindEngine
-from .project import ProjectIndex
+from .project import ABSTRACT, DELEGATES, NO_CALL_BASES, REPLACES, SUPER, UNKNOWN, ProjectIndex
+from .project import call_replaced as project_call_replaced
 
 FOREIGN_FRAMEWORKS = frozenset({"paddle", "jax", "flax", "tensorflow", "keras", "mindspore", "oneflow", "mxnet",
                                 "jittor", "megengine"})
@@ -367,12 +368,80 @@ class SemanticModel:
                     found.setdefault(id(call_scope.parent), []).append((name, kinds[func.attr.value]))
         return found
 
+    # ------------------------------------------------------------------ __call__
+    def call_replaced(self, cls: cst.ClassDef, own: bool = True) -> Optional[bool]:
+        """True when calling an instance of ``cls`` never reaches nn.Module.__call__, so no forward or backward
+        hook registered on it ever runs: the first ``__call__`` of its method resolution order (its own unless
+        ``own`` is False, then its bases', in this file or the project) neither calls ``super().__call__`` nor
+        hands on to nn.Module's. False when nn.Module.__call__ is reached; None when a base that cannot be read
+        comes first."""
+        return project_call_replaced(self._call_statuses(cls, own, set()))
+
+    def class_call_replaced(self, name: Optional[str]) -> Optional[bool]:
+        """``call_replaced`` for the class a KindFact names (a class of this file, or a dotted name of the project)."""
+        if not name:
+            return None
+        if "." not in name:
+            node = self.module_class(name)
+            return self.call_replaced(node) if node is not None else None
+        if name.startswith("torch."):
+            return False
+        return project_call_replaced(self.project.call_statuses(name))
+
+    def _call_statuses(self, cls: cst.ClassDef, own: bool, seen: set) -> list:
+        from ..facts.classes import is_module_base_name
+
+        if id(cls) in seen:
+            return []
+        seen.add(id(cls))
+        statuses = [own_call_status(cls)] if own else []
+        for arg in cls.bases:
+            value = arg.value.value if type(arg.value) is cst.Subscript else arg.value
+            if type(value) is cst.Name:
+                local = self.module_class(value.value)
+                if local is not None and local is not cls:
+                    statuses.extend(self._call_statuses(local, True, seen))
+                    continue
+                if value.value == "object":
+                    continue
+            qualified = self.resolve(value)
+            if qualified is not None and (is_module_base_name(qualified) or qualified.startswith("torch.")
+                                          or qualified in NO_CALL_BASES):
+                continue
+            sub = self.project.call_statuses(qualified, 0, seen) if qualified else None
+            statuses.extend([UNKNOWN] if sub is None else sub)
+        return statuses
+
     # ------------------------------------------------------------------ project
     def project_class_is_module(self, qualified: Optional[str]) -> bool:
         return bool(qualified) and self.project.is_module_class(qualified)
 
     def project_fact(self, qualified: str):
         return self.project.call_fact(qualified)
+
+
+def own_call_status(cls: cst.ClassDef) -> Optional[str]:
+    """How the ``__call__`` defined in the body of ``cls`` ends (project.SUPER, DELEGATES, REPLACES, ABSTRACT),
+    None when the class defines none."""
+    from ..facts.nodes import walk
+
+    for stmt in cls.body.body if type(cls.body) is cst.IndentedBlock else ():
+        if type(stmt) is not cst.FunctionDef or stmt.name.value != "__call__":
+            continue
+        for dec in stmt.decorators:
+            d = dec.decorator
+            d = d.func if type(d) is cst.Call else d
+            if (d.attr.value if type(d) is cst.Attribute else getattr(d, "value", None)) == "abstractmethod":
+                return ABSTRACT
+        status = REPLACES
+        for sub in walk(stmt.body, into_scopes=False):
+            if type(sub) is cst.Attribute and sub.attr.value in ("__call__", "_call_impl", "_wrapped_call_impl"):
+                owner = sub.value
+                if type(owner) is cst.Call and type(owner.func) is cst.Name and owner.func.value == "super":
+                    return SUPER
+                status = DELEGATES
+        return status
+    return None
 
 
 def _lookup(scope: S.Scope, name: str) -> Optional[S.Scope]:

@@ -24,6 +24,17 @@ _TOPLEVEL_RE = re.compile(r"^\S", re.M)
 _HEAD_RE = re.compile(r"\n(?=from\b|import\b|class\b|def\b|async\b)")
 _BY_HEAD = {"f": ((_FROM_RE, "from"),), "i": ((_IMPORT_RE, "import"),), "c": ((_CLASS_RE, "class"),),
             "d": ((_DEF_RE, "def"),), "a": ((_DEF_RE, "def"),)}
+_METHOD_RE = re.compile(r"^([ \t]+)(?:async[ \t]+)?def[ \t]+(\w+)[ \t]*\(", re.M)
+# A __call__ that still goes through nn.Module.__call__: super().__call__(...), Base.__call__(self, ...),
+# self._call_impl(...) / self._wrapped_call_impl(...).
+_DELEGATE_RE = re.compile(r"\.\s*__call__\b|\b_call_impl\b|\b_wrapped_call_impl\b")
+
+# How a class's own ``__call__`` ends (ProjectIndex.call_replaced walks these up the bases).
+DELEGATES, SUPER, REPLACES, ABSTRACT = "delegates", "super", "replaces", "abstract"
+UNKNOWN = "unknown"  # an ancestor that cannot be read: it may define a __call__
+_SUPER_CALL_RE = re.compile(r"\bsuper\([^()]*\)\s*\.\s*__call__\b")
+# Bases that define no __call__ of their own.
+NO_CALL_BASES = frozenset({"abc.ABC", "object", "builtins.object", "typing.Generic", "typing.Protocol"})
 
 MAX_SCAN_BYTES = 2_000_000
 _MEMO: "OrderedDict[tuple, _FileFacts]" = OrderedDict()
@@ -31,7 +42,8 @@ _MEMO_SIZE = 512
 
 
 class _FileFacts:
-    __slots__ = ("path", "imports", "bases", "helpers", "_modules")
+    __slots__ = ("path", "imports", "bases", "helpers", "_modules", "_methods_read", "_calls", "_methods",
+                 "_abstract")
 
     def __init__(self, path: str) -> None:
         self.path = path
@@ -39,6 +51,42 @@ class _FileFacts:
         self.bases: dict[str, list[str]] = {}
         self.helpers: dict[str, list[str]] = {}  # function name -> returned call heads ("" when not a call)
         self._modules: Optional[set] = None
+        self._methods_read = False
+        self._calls: dict[str, str] = {}
+        self._methods: dict[str, frozenset] = {}
+        self._abstract: dict[str, frozenset] = {}
+
+    def _read_methods(self) -> None:
+        """The classes' methods, read again from the file the first time a question needs them (rare: only for a
+        finding's candidate), so the scan every sibling gets stays a header scan."""
+        if self._methods_read:
+            return
+        self._methods_read = True
+        try:
+            with open(self.path, "rb") as handle:
+                text = handle.read().decode("utf-8", "replace")
+        except OSError:
+            return
+        for m in _CLASS_RE.finditer(text):
+            _scan_methods(self, m.group(1), text, m.end())
+
+    @property
+    def calls(self) -> dict:
+        """class -> how its own __call__ ends: DELEGATES, SUPER, REPLACES or ABSTRACT."""
+        self._read_methods()
+        return self._calls
+
+    @property
+    def methods(self) -> dict:
+        """class -> names of the methods it defines."""
+        self._read_methods()
+        return self._methods
+
+    @property
+    def abstract(self) -> dict:
+        """class -> names of its @abstractmethod methods."""
+        self._read_methods()
+        return self._abstract
 
 
 def _scan(path: str) -> Optional[_FileFacts]:
@@ -122,6 +170,74 @@ def _scan(path: str) -> Optional[_FileFacts]:
     return facts
 
 
+def call_status(body: str) -> str:
+    """How a ``__call__`` whose source is ``body`` ends: SUPER (``super().__call__(...)``, the next ``__call__``
+    of the MRO), DELEGATES (straight to nn.Module's: ``self._call_impl(...)``, ``Base.__call__(self, ...)``)
+    or REPLACES (it never reaches nn.Module.__call__)."""
+    if _SUPER_CALL_RE.search(body):
+        return SUPER
+    return DELEGATES if _DELEGATE_RE.search(body) else REPLACES
+
+
+def _next_line(text: str, pos: int) -> int:
+    nl = text.find("\n", pos)
+    return nl + 1 if nl >= 0 else len(text)
+
+
+def _block_end(text: str, start: int, indent: int) -> int:
+    """Where the block whose lines are indented more than ``indent`` columns, from ``start``, ends (the first
+    code line at ``indent`` or less, a closing bracket of a signature excepted)."""
+    pos = start
+    while pos < len(text):
+        nl = text.find("\n", pos)
+        line = text[pos: nl if nl >= 0 else len(text)]
+        stripped = line.strip()
+        if stripped and not stripped.startswith("#") and len(line) - len(line.lstrip()) <= indent \
+                and not stripped.startswith((")", "]")):
+            return pos
+        if nl < 0:
+            break
+        pos = nl + 1
+    return len(text)
+
+
+def _scan_methods(facts: _FileFacts, name: str, text: str, header_end: int) -> None:
+    """The methods a top-level class defines at its body's indentation, its @abstractmethod ones, and how
+    its own ``__call__`` ends."""
+    start = _next_line(text, header_end)
+    end = _block_end(text, start, 0)
+    indent = None  # the body's first code line gives its indentation
+    for line in text[start: end].split("\n"):
+        if line.strip() and not line.lstrip().startswith("#"):
+            indent = len(line) - len(line.lstrip(" \t"))
+            break
+    methods, abstract = set(), set()
+    for m in _METHOD_RE.finditer(text, start, end):
+        if len(m.group(1)) != indent:
+            continue  # a nested function, or a method of a nested class
+        width = indent
+        method = m.group(2)
+        methods.add(method)
+        line_start = m.start()
+        decorators = []
+        while line_start > 0:
+            prev = text.rfind("\n", 0, line_start - 1) + 1
+            line = text[prev: line_start - 1].strip()
+            if not line.startswith("@"):
+                break
+            decorators.append(line)
+            line_start = prev
+        is_abstract = any("abstractmethod" in d for d in decorators)
+        if is_abstract:
+            abstract.add(method)
+        if method == "__call__":
+            body_start = _next_line(text, m.end())
+            body = text[body_start: _block_end(text, body_start, width)]
+            facts._calls[name] = ABSTRACT if is_abstract else call_status(body)
+    facts._methods[name] = frozenset(methods)
+    facts._abstract[name] = frozenset(abstract)
+
+
 class ProjectIndex:
     """Sibling-file facts for the file at ``path`` (nothing for standard input or a path that does not exist)."""
 
@@ -201,6 +317,30 @@ class ProjectIndex:
         facts, name = found
         return _class_is_module(self, facts, name, _depth)
 
+    def call_statuses(self, qualified: str, _depth: int = 0, _seen: Optional[set] = None) -> Optional[list]:
+        """How the own ``__call__`` of the class and of each of its ancestors ends (DELEGATES, SUPER, REPLACES,
+        ABSTRACT; None for a class without one, UNKNOWN for an ancestor that cannot be read), in method-resolution
+        order (depth first, left to right: C3 for every hierarchy without a diamond), torch classes excluded."""
+        if self.dir is None:
+            return None
+        found = _class_facts(self, self._split(qualified, self.dir), _depth)
+        if found is None:
+            return None
+        return _call_statuses(self, found[0], found[1], _depth, set() if _seen is None else _seen)
+
+    def abstract_methods(self, qualified: str) -> Optional[tuple]:
+        """(abstract methods, defined methods) of a class of the project that derives directly from ``abc.ABC``;
+        None when it does not or cannot be read."""
+        if self.dir is None:
+            return None
+        found = _class_facts(self, self._split(qualified, self.dir), 0)
+        if found is None:
+            return None
+        facts, name = found
+        if not any(_resolve_in(facts, b) == "abc.ABC" for b in facts.bases[name]):
+            return None
+        return facts.abstract.get(name, frozenset()), facts.methods.get(name, frozenset())
+
     def call_fact(self, qualified: str):
         from .kinds import KindFact, MODULE, PROVEN
 
@@ -230,6 +370,56 @@ def _resolve_in(facts: _FileFacts, dotted: str) -> str:
     if target is None:
         return dotted
     return f"{target}.{rest}" if rest else target
+
+
+def _class_facts(index: ProjectIndex, found, depth: int):
+    """(file facts, class name) where the class is defined, following a package's re-export
+    (``from .kernel import Kernel`` in an ``__init__.py``); None when it cannot be found."""
+    while found is not None and found[1] not in found[0].bases and depth < 6:
+        facts, name = found
+        target = facts.imports.get(name)
+        if target is None or "." not in target:
+            return None
+        found = index._split(target, os.path.dirname(facts.path))
+        depth += 1
+    return found if found is not None and found[1] in found[0].bases else None
+
+
+def _call_statuses(index: ProjectIndex, facts: _FileFacts, name: str, depth: int, seen: set) -> Optional[list]:
+    from ..facts.classes import is_module_base_name
+
+    key = (facts.path, name)
+    if key in seen:
+        return []
+    seen.add(key)
+    statuses = [facts.calls.get(name)]
+    for base in facts.bases.get(name, ()):
+        if base in facts.bases and base not in facts.imports:
+            sub = _call_statuses(index, facts, base, depth, seen)
+        else:
+            qualified = _resolve_in(facts, base)
+            if is_module_base_name(qualified) or qualified.startswith("torch.") or qualified in NO_CALL_BASES:
+                continue
+            found = _class_facts(index, index._split(qualified, os.path.dirname(facts.path)), depth) if depth < 6 else None
+            sub = [UNKNOWN] if found is None else _call_statuses(index, found[0], found[1], depth + 1, seen)
+        statuses.extend(sub)
+    return statuses
+
+
+def call_replaced(statuses: Optional[list]) -> Optional[bool]:
+    """From the ``__call__`` statuses of a class and its ancestors in MRO order: True when calling an instance
+    never reaches nn.Module.__call__ (the first ``__call__`` that does not hand on to the next one replaces it),
+    False when it does, None when unknown."""
+    if statuses is None:
+        return None
+    for status in statuses:
+        if status == REPLACES:
+            return True
+        if status == DELEGATES:
+            return False
+        if status == UNKNOWN:
+            return None
+    return False
 
 
 def _class_is_module(index: ProjectIndex, facts: _FileFacts, name: str, depth: int) -> bool:

@@ -17,9 +17,12 @@ class ForwardCalledDirectly(Rule):
     from an override is how overrides work), on `self.forward(...)` inside the module's own methods
     (recursion for auxiliary losses, helpers such as `get_features()`: the outer call already ran the
     hooks, and tools such as accelerate wrap `forward` itself), on receivers not known to be Modules,
-    on passing the bound method around without calling it, and on a module constructed in the same
+    on passing the bound method around without calling it, on a module constructed in the same
     function that has not escaped it (never passed to a call, stored, returned or given a hook), on
-    which no hook can be registered.
+    which no hook can be registered, and on a receiver whose class (of the file or of the project)
+    replaces `__call__` with one that never reaches `nn.Module.__call__` (its own or a base's, followed
+    through `super().__call__`): calling `receiver(...)` would run no hook either, and its `__call__`
+    usually does something else than `forward` (a kernel that evaluates lazily, a GP that conditions).
 
     ## Why is this bad?
     `Module.__call__` is what runs the hooks: forward pre-hooks, forward hooks and backward hooks. Calling
@@ -83,6 +86,10 @@ class ForwardCalledDirectly(Rule):
         func = self.ctx.current_function
         if isinstance(receiver, cst.Name) and func is not None and unescaped_local_module(self.ctx, func, receiver.value):
             return  # built here and never handed out: no hook can have been registered on it
+        model = self.ctx.model
+        fact = model.kinds.of(receiver)
+        if fact is not None and model.class_call_replaced(fact.cls):
+            return  # its class's own __call__ never reaches nn.Module.__call__: receiver(...) would run no hook either
         self.report(node, receiver=_code(receiver))
 
 

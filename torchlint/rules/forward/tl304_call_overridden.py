@@ -10,6 +10,30 @@ from ...rule import Rule
 _DELEGATES = frozenset({"__call__", "_call_impl", "_wrapped_call_impl"})
 
 
+_INERT = (cst.SimpleString, cst.ConcatenatedString, cst.Ellipsis)  # a docstring or ``...`` statement
+
+
+def _abstract_stub(func: cst.FunctionDef) -> bool:
+    """An ``@abstractmethod`` whose body does nothing (a docstring, ``pass``, ``...``, ``raise NotImplementedError``)."""
+    names = set()
+    for dec in func.decorators:
+        d = dec.decorator
+        names.add(d.attr.value if isinstance(d, cst.Attribute) else getattr(d, "value", None))
+    if "abstractmethod" not in names:
+        return False
+    body = func.body.body if isinstance(func.body, cst.IndentedBlock) else [func.body]
+    for stmt in body:
+        if not isinstance(stmt, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
+            return False
+        for small in stmt.body:
+            if isinstance(small, cst.Pass) or isinstance(small, cst.Raise):
+                continue
+            if isinstance(small, cst.Expr) and isinstance(small.value, _INERT):
+                continue
+            return False
+    return True
+
+
 class CallOverridden(Rule):
     """
     ## What it does
@@ -21,8 +45,12 @@ class CallOverridden(Rule):
     takes another Module as its first argument (annotated as one, or one of its layers is applied to
     another argument: a calling protocol, not a layer applied to data), and on a `__call__` that only
     returns `self.<public method>(...)` in a class without `forward` (a shorthand for that method), and
-    on a `__call__` that only raises (a container that refuses to be called), and on a `__call__`
-    that takes no argument besides `self` (a lazy getter: no input for a hook to see).
+    on a `__call__` that only raises (a container that refuses to be called), on a `__call__`
+    that takes no argument besides `self` (a lazy getter: no input for a hook to see), on an
+    `@abstractmethod` `__call__` that does nothing (a declaration: each concrete subclass's own
+    `__call__` is judged where it stands), and on a class one of whose bases (of the file or of the
+    project) already replaced `__call__` with one that never reaches `nn.Module.__call__`: the hooks
+    were already lost there, and that base is the finding.
 
     ## Why is this bad?
     `nn.Module.__call__` is where forward pre-hooks, forward hooks and backward hooks run, and where
@@ -79,4 +107,8 @@ class CallOverridden(Rule):
             return  # processor(attn, hidden_states, ...): a protocol, not a layer applied to data
         if forwards_to_public_method(node) and "forward" not in class_methods(ctx, ctx.current_class):
             return  # __call__ = a shorthand for self.predict(...) on a Module without forward
+        if _abstract_stub(node):
+            return  # a declaration: every concrete subclass brings its own __call__, judged where it stands
+        if ctx.model.call_replaced(ctx.current_class, own=False):
+            return  # a base's __call__ already never reaches nn.Module.__call__ (reported on that base)
         self.report(node.name, cls=ctx.current_class.name.value)

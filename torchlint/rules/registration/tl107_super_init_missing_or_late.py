@@ -19,6 +19,9 @@ _ERRORS = {
 }
 
 
+_INERT = (cst.SimpleString, cst.ConcatenatedString, cst.Ellipsis)  # a docstring or ``...`` statement
+
+
 def _super_init_call(node: cst.Call, self_name: str) -> Optional[str]:
     """``super().__init__(...)`` -> "super"; ``super(C, self).__init__`` -> "C";
     ``Base.__init__(self, ...)`` -> "base"; else None."""
@@ -35,6 +38,21 @@ def _super_init_call(node: cst.Call, self_name: str) -> Optional[str]:
             and isinstance(owner, (cst.Name, cst.Attribute)):
         return "base"
     return None
+
+
+def _does_nothing(func: cst.FunctionDef) -> bool:
+    """The body is only a docstring, ``pass``, ``...`` or a bare ``return``: a placeholder."""
+    body = func.body.body if isinstance(func.body, cst.IndentedBlock) else [func.body]
+    for stmt in body:
+        if not isinstance(stmt, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
+            return False
+        for small in stmt.body:
+            if isinstance(small, cst.Pass) or (isinstance(small, cst.Return) and small.value is None):
+                continue
+            if isinstance(small, cst.Expr) and isinstance(small.value, _INERT):
+                continue
+            return False
+    return True
 
 
 def _decorator_name(node: cst.BaseExpression) -> Optional[str]:
@@ -55,8 +73,12 @@ class SuperInitMissingOrLate(Rule):
     class of the file or a torch Module class), so `nn.Module.__init__` never runs.
 
     Silent on plain values (ints, strings, tensors) assigned before the call, which works, on
-    classes without an `__init__` of their own, on `@typing.overload` stubs of `__init__`, and on an
-    `__init__` that only raises (a deprecated class that is never built).
+    classes without an `__init__` of their own, on `@typing.overload` stubs of `__init__`, on an
+    `__init__` that only raises (a deprecated class that is never built), on a mixin whose
+    `__init__` only sets plain values and that a class of the file initialises by name,
+    `Mixin.__init__(self, ...)`, next to another base's initialiser (which runs nn.Module's), and on
+    a placeholder whose `__init__` does nothing in a class that leaves an `@abstractmethod` of its
+    one abstract base (`abc.ABC`, of the file or the project) undefined: building it raises TypeError.
 
     ## Why is this bad?
     `nn.Module.__init__` creates the dictionaries that hold parameters, buffers and sub-modules. Before
@@ -135,6 +157,8 @@ class SuperInitMissingOrLate(Rule):
             if self._delegates(node, self_name):
                 return
             error = self._first_registration_error(node, self_name)
+            if error is None and (self._mixin_initialiser(cls) or (_does_nothing(node) and self._abstract_left(cls))):
+                return
             self.report(node.name, what=f"'{cls.name.value}.__init__' never calls super().__init__()",
                         error=error or f"AttributeError: '{cls.name.value}' object has no attribute "
                                        f"'_parameters' on first use")
@@ -224,6 +248,57 @@ class SuperInitMissingOrLate(Rule):
         qualified = self.ctx.resolve(owner)
         return qualified is not None and not qualified.startswith("torch") and qualified not in names \
             and qualified != "builtins.object" and qualified != "object"
+
+    def _mixin_initialiser(self, cls: cst.ClassDef) -> bool:
+        """A class of this file derives from ``cls`` and its ``__init__`` runs ``cls.__init__(self, ...)`` by name
+        and another initialiser as well (``super().__init__``, ``Other.__init__(self, ...)``): ``cls`` is a mixin
+        whose ``__init__`` sets plain values, and nn.Module's ``__init__`` runs through the other one."""
+        name = cls.name.value
+        for defs in self.ctx.classes.by_name.values():
+            for sub_cls in defs:
+                if not any(isinstance(b.value, cst.Name) and b.value.value == name for b in sub_cls.bases):
+                    continue
+                for stmt in sub_cls.body.body if isinstance(sub_cls.body, cst.IndentedBlock) else ():
+                    if not (isinstance(stmt, cst.FunctionDef) and stmt.name.value == "__init__" and stmt.params.params):
+                        continue
+                    self_name = stmt.params.params[0].name.value
+                    kinds = set()
+                    for call in walk(stmt.body, into_scopes=False):
+                        if isinstance(call, cst.Call):
+                            kind = _super_init_call(call, self_name)
+                            if kind == "base" and isinstance(call.func.value, cst.Name) and call.func.value.value == name:
+                                kinds.add("mixin")
+                            elif kind is not None:
+                                kinds.add("other")
+                    if kinds == {"mixin", "other"}:
+                        return True
+        return False
+
+    def _abstract_left(self, cls: cst.ClassDef) -> bool:
+        """``cls`` has one base, an abstract class (deriving from ``abc.ABC``, in this file or the project) with an
+        ``@abstractmethod`` that ``cls`` does not define: ``cls(...)`` raises TypeError, no instance is ever built."""
+        bases = [b.value.value if isinstance(b.value, cst.Subscript) else b.value for b in cls.bases
+                 if b.keyword is None]
+        if len(bases) != 1:
+            return False
+        own = {stmt.name.value for stmt in (cls.body.body if isinstance(cls.body, cst.IndentedBlock) else ())
+               if isinstance(stmt, cst.FunctionDef)}
+        base = bases[0]
+        local = self.ctx.classes.class_named(base.value) if isinstance(base, cst.Name) \
+            and base.value not in self.ctx.imports.aliases else None
+        if local is not None:
+            if not any(self.ctx.resolve(b.value) == "abc.ABC" for b in local.bases):
+                return False
+            abstract = {stmt.name.value for stmt in (local.body.body if isinstance(local.body, cst.IndentedBlock) else ())
+                        if isinstance(stmt, cst.FunctionDef)
+                        and any(_decorator_name(d.decorator) == "abstractmethod" for d in stmt.decorators)}
+        else:
+            qualified = self.ctx.resolve(base)
+            found = self.ctx.model.project.abstract_methods(qualified) if qualified else None
+            if found is None:
+                return False
+            abstract = found[0]
+        return bool(abstract - own)
 
     def _before_super(self) -> bool:
         state = getattr(self, "_state", None)
