@@ -95,14 +95,14 @@ class LossActivationMismatch(Rule):
     triggers = ("binary_cross_entropy", "BCE", "nll_loss", "NLLLoss")
 
     def visit_Call(self, node: cst.Call) -> None:
-        loss = loss_name(self, node, FUNCTIONS, TAGS)
-        if loss is None:
-            return
-        value = loss_input(node)
+        value = loss_input(node)  # the input's activation first: known far less often than a call is made
         if value is None:
             return
         activation = activation_at(self.ctx, value)
         if activation is None:
+            return
+        loss = loss_name(self, node, FUNCTIONS, TAGS)
+        if loss is None:
             return
         problem = _problem(loss, activation)
         if problem is not None:
