@@ -233,12 +233,32 @@ def iter_self_assignments(cls: cst.ClassDef) -> list:
                 attr = self_attribute(target.target, self_name)
                 if attr is not None:
                     result.append((attr, small.value))
+                else:
+                    result.extend(_unpacked(target.target, small.value, self_name))
         elif isinstance(small, cst.AnnAssign) and small.value is not None:
             attr = self_attribute(small.target, self_name)
             if attr is not None:
                 result.append((attr, small.value))
     _CLASS_MEMO[key] = (cls, result)
     return result
+
+
+def _unpacked(target: cst.BaseExpression, value: cst.BaseExpression, self_name: str) -> list:
+    """``self.a, self.b = [], []``: (attr, element) pairs of a literal tuple/list unpacked element by element
+    (same length, no starred parts); anything else gives nothing."""
+    if not (isinstance(target, (cst.Tuple, cst.List)) and isinstance(value, (cst.Tuple, cst.List))):
+        return []
+    targets, values = target.elements, value.elements
+    if len(targets) != len(values) or any(isinstance(e, cst.StarredElement) for e in (*targets, *values)):
+        return []
+    pairs = []
+    for t, v in zip(targets, values):
+        attr = self_attribute(t.value, self_name)
+        if attr is not None:
+            pairs.append((attr, v.value))
+        else:
+            pairs.extend(_unpacked(t.value, v.value, self_name))
+    return pairs
 
 
 def self_assignments_by_attr(cls: cst.ClassDef) -> dict:

@@ -106,7 +106,9 @@ class ModuleInPlainContainer(Rule):
                 self._check_attr_value(attr, node.value)
             elif isinstance(t, cst.Subscript):
                 owner_attr = self_attribute(t.value, self_name)
-                if owner_attr is not None and ctx.kind_of(node.value) == self.item_kind:
+                if owner_attr is not None and (  # self.d[k] = layer, or a container of layers (dict of dicts)
+                        ctx.kind_of(node.value) == self.item_kind
+                        or container_holding(ctx, node.value, self._is_item) is not None):
                     self._check_fill(owner_attr, node.value)
 
     def _check_attr_value(self, attr: str, value: cst.BaseExpression) -> None:
@@ -172,9 +174,22 @@ class ModuleInPlainContainer(Rule):
         if func.attr.value in ("extend", "update"):
             if container_holding(ctx, arg, self._is_item) is None:
                 return
-        elif not self._is_item(arg):
+        elif not self._is_item(arg) and not (  # a row of layers built locally: a nested plain list
+                isinstance(arg, cst.Name) and func.attr.value != "extend"
+                and self._local_container_of_modules(arg.value) is not None):
             return
         self._check_fill(attr, arg)
+
+    def _fills_plain_attr(self, call: cst.Call, func: cst.FunctionDef) -> bool:
+        """``self.<attr>.append(x)`` (or another fill method) in a method of the class being visited, where every
+        assignment of ``self.<attr>`` is a plain container."""
+        f = call.func
+        ctx = self.ctx
+        if not (isinstance(f, cst.Attribute) and f.attr.value in _FILL_METHODS) or ctx.current_class is None:
+            return False
+        scope = ctx.model.function_scope(func)
+        attr = self_attribute(f.value, scope.self_name if scope is not None else None)
+        return attr is not None and attr_is_plain_container(ctx, ctx.current_class, attr) is not None
 
     def visit_AugAssign(self, node: cst.AugAssign) -> None:
         ctx = self.ctx
@@ -274,6 +289,8 @@ class ModuleInPlainContainer(Rule):
                 callee = f.attr.value if isinstance(f, cst.Attribute) else getattr(f, "value", None)
                 if callee in self.registering_calls:
                     return None
+                if self._fills_plain_attr(sub, func):
+                    continue  # self.grid.append(row): kept in another plain container, still unregistered
                 if any(isinstance(a.value, cst.Name) and a.value.value == name for a in sub.args):
                     return None  # passed on, e.g. nn.Sequential(*layers): registered there
             elif isinstance(sub, cst.AugAssign) and isinstance(sub.target, cst.Name) and sub.target.value == name:
