@@ -112,6 +112,35 @@ def forward_methods(ctx: "Context", cls: cst.ClassDef) -> list[cst.FunctionDef]:
     return result
 
 
+def run_by_forward(ctx: "Context", func: cst.FunctionDef) -> bool:
+    """``func`` is a plain function (not a method) that the ``forward`` of an in-file Module class runs: called
+    by name from one of its :func:`forward_methods`, directly or through other such functions."""
+    memo = _memo(ctx, None)
+    found = memo.get("run_by_forward")
+    if found is None:
+        model = ctx.model
+        found = set()
+        todo = []
+        for defs in ctx.classes.by_name.values():
+            for cls in defs:
+                if ctx.classes.is_module_class(cls):
+                    todo.extend(forward_methods(ctx, cls))
+        seen = {id(m) for m in todo}
+        while todo:
+            for call in model.calls_in(todo.pop()):
+                if type(call.func) is not cst.Name:
+                    continue
+                target = model.callee_of(call)
+                if target is not None and id(target) not in seen:
+                    seen.add(id(target))
+                    scope = model.function_scope(target)
+                    if scope is not None and scope.class_node is None:
+                        found.add(id(target))
+                        todo.append(target)
+        memo["run_by_forward"] = found
+    return id(func) in found
+
+
 def _parents(func: cst.FunctionDef) -> dict[int, cst.CSTNode]:
     parents: dict[int, cst.CSTNode] = {}
     stack = [func.body]

@@ -6,7 +6,7 @@ import libcst as cst
 
 from ... import fixsafety
 from ...facts.nodes import walk
-from ...facts.usage import forward_methods
+from ...facts.usage import forward_methods, run_by_forward
 from ...rule import SAFE, Fix, Rule
 
 _DROPOUT_FUNCTIONS = frozenset({
@@ -48,7 +48,9 @@ class FunctionalDropoutAlwaysOn(Rule):
     The rule stays silent when the method reads a training flag anywhere (`if self.training:`,
     `dropout_p = self.p if self.training else 0.0`, an early `if not self.training: return`), on an
     explicit `training=` value (`training=True` is deliberate Monte-Carlo dropout), on `p=0`, outside
-    Module classes, and in methods that `forward` does not reach (its own or an in-file base's `forward`
+    Module classes (except in a plain function of the file that a Module's `forward` calls, directly or
+    through other such functions: its dropout is on in evaluation too; no fix is offered there, the flag
+    has to come from the caller), and in methods that `forward` does not reach (its own or an in-file base's `forward`
     and the methods it calls on `self`): a sampling method that applies dropout to noise on purpose is
     not what `model.eval()` is about. `torch.dropout(input, p, train)` is not checked: its `train` argument is required, so
     leaving it out raises a `TypeError` instead of silently misbehaving.
@@ -106,7 +108,14 @@ class FunctionalDropoutAlwaysOn(Rule):
         if name not in _NAMES:
             return
         ctx = self.ctx
-        if not ctx.in_module_class or ctx.current_function is None:
+        if ctx.current_function is None:
+            return
+        if not ctx.in_module_class:
+            # a plain function that a Module's forward calls: its dropout follows no mode either
+            qualified = ctx.resolve(func)
+            if qualified in _DROPOUT_FUNCTIONS and ctx.class_stack == [] \
+                    and run_by_forward(ctx, ctx.current_function):
+                self._check_dropout(node, name, None)
             return
         self_name = ctx.func_stack[-1].self_name
         if self_name is None:
@@ -150,6 +159,11 @@ class FunctionalDropoutAlwaysOn(Rule):
         if p_value is not None and _is_zero(p_value):
             return
         if self._function_reads_training():
+            return
+        if self_name is None:  # a helper function: the caller has to hand it the module's flag
+            self.report(node, call=f"F.{name}(...) without training=",
+                        advice=f"training= from the calling module (add a parameter to "
+                               f"'{self.ctx.current_function.name.value}' and pass self.training)")
             return
         self.report(node, call=f"F.{name}(...) without training=", advice=f"training={self_name}.training",
                     fix=self._add_training_fix(node, self_name))
