@@ -14,6 +14,8 @@ _KEEPS_LEAF = frozenset({"requires_grad_", "detach", "detach_", "retain_grad", "
                          "item", "tolist", "numpy", "size", "dim", "numel", "register_hook", "data_ptr"})
 # No-ops on a tensor made by a factory with default dtype and device.
 _NOOP_WITHOUT_KWARGS = {"float": "dtype", "cpu": "device", "contiguous": None}
+# The legacy wrapper: Variable(t, requires_grad=True) is a leaf that requires grad.
+_VARIABLE = frozenset({"torch.autograd.Variable", "torch.autograd.variable.Variable"})
 
 
 class NonLeafRequiresGrad(Rule):
@@ -22,7 +24,10 @@ class NonLeafRequiresGrad(Rule):
     Finds a tensor created by a torch factory with `requires_grad=True` and then moved, cast or computed
     on in the same expression (`torch.randn(3, requires_grad=True).cuda()`, `.to(device)`, `.double()`,
     `* 0.01`, `.view(...)`), bound to a name that is later given to a torch optimizer or whose `.grad`
-    is read in the same function.
+    is read in the same function. The leaf may also come from the legacy `Variable(t, requires_grad=True)`,
+    from an in-file helper whose every return is such a factory, or from a name whose every binding that
+    reaches the expression is one (`a = torch.tensor(..., requires_grad=True)` then `a = a.to(device)`).
+    A move that is provably a no-op (`.to("cpu")` of a tensor made on the CPU) stays silent.
 
     ## Why is this bad?
     Only the tensor the factory made is a leaf of the autograd graph; the result of `.to()`, `.cuda()`,
@@ -71,10 +76,28 @@ class NonLeafRequiresGrad(Rule):
         self.report(node.value, var=var, op=op)
 
     # ------------------------------------------------------------------ the expression
-    def _is_grad_factory(self, node: cst.BaseExpression) -> bool:
+    def _is_grad_factory(self, node: cst.BaseExpression, depth: int = 0) -> bool:
+        """A fresh leaf that requires grad: ``torch.<factory>(..., requires_grad=True)``, the legacy
+        ``Variable(t, requires_grad=True)``, an in-file helper whose every return is one, or a name whose every
+        reaching binding is one (``a = torch.tensor(..., requires_grad=True)``, then ``a = a.to(device)``)."""
+        if depth > 4:
+            return False
+        model = self.ctx.model
+        if isinstance(node, cst.Name):
+            bindings = model.bindings_at(node)
+            return bool(bindings) and all(b.form == "assign" and b.value is not None
+                                          and self._is_grad_factory(b.value, depth + 1) for b in bindings)
         if not isinstance(node, cst.Call):
             return False
         qualified = self.ctx.resolve(node.func)
+        if qualified in _VARIABLE:
+            flag = keyword_arg(node, "requires_grad")
+            return flag is not None and is_literal_true(flag.value)
+        if qualified is None and isinstance(node.func, cst.Name):
+            helper = model.callee_of(node)
+            returns = model.returns_of(helper) if helper is not None else []
+            return bool(returns) and all(r is not None and self._is_grad_factory(r, depth + 1)
+                                         for r in returns)
         if not qualified or not qualified.startswith("torch.") or qualified.count(".") != 1:
             return False
         if qualified[6:] not in torch_facts.TENSOR_FACTORIES:
@@ -90,11 +113,12 @@ class NonLeafRequiresGrad(Rule):
                 return None
             if method in _KEEPS_LEAF or method.endswith("_") or method not in torch_facts.TENSOR_METHODS:
                 return None
+            factory = self._source_call(inner)  # the factory call itself, for its device=/dtype= keywords
             if method in _NOOP_WITHOUT_KWARGS:
                 needed = _NOOP_WITHOUT_KWARGS[method]
-                if needed is None or keyword_arg(inner, needed) is None:
+                if needed is None or factory is None or keyword_arg(factory, needed) is None:
                     return None
-            if method == "to" and self._to_is_noop(value, inner):
+            if method == "to" and (factory is None or self._to_is_noop(value, factory)):
                 return None
             return f".{method}()"
         if isinstance(value, cst.BinaryOperation):
@@ -104,6 +128,24 @@ class NonLeafRequiresGrad(Rule):
                 and self._is_grad_factory(value.expression):
             return "negation"
         return None
+
+    def _source_call(self, node: cst.BaseExpression, depth: int = 0) -> Optional[cst.Call]:
+        """The one factory call ``node`` comes from (itself, a name's only binding, a helper's only return)."""
+        model = self.ctx.model
+        if depth > 4:
+            return None
+        if isinstance(node, cst.Name):
+            bindings = model.bindings_at(node)
+            if len(bindings) == 1 and bindings[0].value is not None:
+                return self._source_call(bindings[0].value, depth + 1)
+            return None
+        if not isinstance(node, cst.Call):
+            return None
+        if self.ctx.resolve(node.func) is None and isinstance(node.func, cst.Name):
+            helper = model.callee_of(node)
+            returns = model.returns_of(helper) if helper is not None else []
+            return self._source_call(returns[0], depth + 1) if len(returns) == 1 and returns[0] is not None else None
+        return node
 
     def _to_is_noop(self, call: cst.Call, factory: cst.Call) -> bool:
         """``.to("cpu")`` / ``.to(torch.float32)`` on a factory tensor with default device and dtype."""
