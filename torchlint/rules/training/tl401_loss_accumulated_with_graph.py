@@ -100,7 +100,9 @@ class LossAccumulatedWithGraph(Rule):
     assigned in the same loop iteration and either backpropagated there (`loss.backward()`,
     `scaler.scale(loss).backward()`, `accelerator.backward(loss)`), or is the result of a loss module
     (`nn.CrossEntropyLoss()` bound to a name or `self.<attr>`) or a `torch.nn.functional` loss in a loop
-    that calls `.backward()` or steps an optimizer. The accumulator must outlive the iteration (it is
+    that calls `.backward()` or steps an optimizer, or in an evaluation loop run with autograd on (the
+    function calls `model.eval()` before the loop, which never backpropagates; returning that total is a
+    metric, not a sum handed to a caller's `backward()`). The accumulator must outlive the iteration (it is
     not reset in the loop body), and the value must not be detached (`.item()`, `.detach()`, `float()`).
 
     Silent inside `torch.no_grad()` / `torch.inference_mode()`; silent when the accumulator is
@@ -201,7 +203,7 @@ class LossAccumulatedWithGraph(Rule):
                     return
         loop_backward = None  # computed lazily
         for leaf in leaves:
-            backpropagated = False
+            backpropagated = evaluating = False
             if isinstance(leaf, cst.Call):
                 if not self._is_loss_call(leaf):
                     continue
@@ -226,8 +228,11 @@ class LossAccumulatedWithGraph(Rule):
                     if loop_backward is None:
                         loop_backward = self._trains(loop)
                     if not loop_backward:
-                        continue
-            if self._escapes_to_autograd(acc_text, returned=not backpropagated):
+                        evaluating = self._evaluates(loop)
+                        if not evaluating:
+                            continue
+            # an evaluation loop's total is a metric: returning it hands no graph to a caller's backward()
+            if self._escapes_to_autograd(acc_text, returned=not backpropagated and not evaluating):
                 return
             self.report(stmt, acc=acc_text, loss=name)
             return
@@ -267,6 +272,23 @@ class LossAccumulatedWithGraph(Rule):
                 else:
                     subject = sub.args[0].value if sub.args else sub
                 if any(isinstance(n, cst.Name) and n.value == name for n in walk(subject)):
+                    return True
+        return False
+
+    def _evaluates(self, loop: cst.CSTNode) -> bool:
+        """An evaluation loop run with autograd on: a statement of the function, before the loop, puts the model
+        in eval mode (``model.eval()``) and the loop itself never backpropagates (the caller checked that)."""
+        func = self.ctx.current_function
+        if func is None or not isinstance(func.body, cst.IndentedBlock) or loop not in func.body.body:
+            return False
+        for stmt in func.body.body[:func.body.body.index(loop)]:
+            if not isinstance(stmt, cst.SimpleStatementLine):
+                continue
+            for small in stmt.body:
+                call = small.value if isinstance(small, cst.Expr) else None
+                # any receiver: this only tells a metric from a sum of loss terms handed back for backward()
+                if isinstance(call, cst.Call) and isinstance(call.func, cst.Attribute) \
+                        and call.func.attr.value == "eval" and not call.args:
                     return True
         return False
 
