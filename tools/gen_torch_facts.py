@@ -105,6 +105,33 @@ def build() -> str:
         and (n.endswith("_loss") or n in ("cross_entropy", "binary_cross_entropy", "binary_cross_entropy_with_logits"))
     )
 
+    # nn.Module methods that change the module itself and return it: probed on a small module (no required
+    # argument, or ``to`` with a device), and kept when the call returns the very same object
+    returning_self = set()
+    for name, func in inspect.getmembers(nn.Module, inspect.isfunction):
+        if name.startswith("_") or name in ("forward", "register_module", "add_module"):
+            continue
+        try:  # annotated to return the module's own type (what needs a GPU or arguments to probe)
+            if str(inspect.signature(func).return_annotation) in ("Self", "typing.Self", "typing_extensions.Self", "~T", "T"):
+                returning_self.add(name)
+                continue
+        except (TypeError, ValueError):
+            pass
+        probe = nn.Linear(1, 1)
+        args = ("cpu",) if name == "to" else ()
+        try:
+            params = list(inspect.signature(func).parameters.values())[1:]
+            if name != "to" and any(p.default is inspect.Parameter.empty and p.kind in (p.POSITIONAL_ONLY,
+                                    p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) for p in params):
+                continue
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                result = getattr(probe, name)(*args)
+        except Exception:  # noqa: B902 - a method that needs hardware or arguments: not probed
+            continue
+        if result is probe:
+            returning_self.add(name)
+
     def fs(items) -> str:
         items = sorted(items)
         body = "".join(f"    {item!r},\n" for item in items)
@@ -135,6 +162,8 @@ def build() -> str:
         f"TENSOR_METHODS = {fs(tensor_methods)}\n\n",
         "# in-place Tensor methods (trailing underscore)\n",
         f"INPLACE_METHODS = {fs(inplace_methods)}\n\n",
+        "# nn.Module methods that change the module in place and return it (module.to(...) is module)\n",
+        f"MODULE_METHODS_RETURNING_SELF = {fs(returning_self)}\n\n",
         f"INIT_FUNCTIONS = {fs(init_functions)}\n\n",
         "# nn.init names without the trailing underscore: deprecated aliases of the in-place form\n",
         f"DEPRECATED_INIT_ALIASES = {fs(deprecated_init)}\n\n",

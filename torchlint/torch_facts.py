@@ -1546,6 +1546,27 @@ INPLACE_METHODS = frozenset({
     'zero_',
 })
 
+# nn.Module methods that change the module in place and return it (module.to(...) is module)
+MODULE_METHODS_RETURNING_SELF = frozenset({
+    'apply',
+    'bfloat16',
+    'cpu',
+    'cuda',
+    'double',
+    'eval',
+    'float',
+    'half',
+    'ipu',
+    'mtia',
+    'requires_grad_',
+    'share_memory',
+    'to',
+    'to_empty',
+    'train',
+    'type',
+    'xpu',
+})
+
 INIT_FUNCTIONS = frozenset({
     'calculate_gain',
     'constant',

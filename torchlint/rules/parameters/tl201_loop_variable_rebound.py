@@ -4,6 +4,7 @@ from typing import Optional
 
 import libcst as cst
 
+from ... import torch_facts
 from ...facts.nodes import iter_statements
 from ...rule import Rule
 from ...semantic.kinds import MODULE, MODULE_ITERATORS, PARAMETER, PROVEN, STRONG
@@ -49,7 +50,9 @@ class LoopVariableRebound(Rule):
     ## What it does
     Finds a `for` loop over `.parameters()`, `.named_parameters()`, `.buffers()`, `.modules()`,
     `.children()` (and their `named_` forms) or `.state_dict().values()` / `.items()` whose loop variable
-    is assigned a new value that the rest of the loop body never reads.
+    is assigned a new value that the rest of the loop body never reads. A module rebound to the result of a
+    Module method that converts it in place and returns it (`module = module.to(dtype)`, `.half()`,
+    `.eval()`, ...; generated from the installed torch) is not reported: the model does change.
 
     ## Why is this bad?
     The loop variable is a local name bound to the model's own tensor or module. Assigning to it rebinds
@@ -100,6 +103,8 @@ class LoopVariableRebound(Rule):
                            if isinstance(t.target, cst.Name) and t.target.value == var), None)
             if target is None:
                 continue
+            if what == "module" and _module_method_in_place(stmt.value, var):
+                continue  # module = module.to(dtype): Module.to/.half/... change the module itself and return it
             binding = self.ctx.model.binding_of(target)
             if binding is None or self.ctx.model.uses_of(binding):
                 continue  # the new value is read later (in the body, after the loop, or in a closure)
@@ -133,3 +138,14 @@ class LoopVariableRebound(Rule):
                 return False
             call = receiver
         return True
+
+
+def _module_method_in_place(value: cst.BaseExpression, var: str) -> bool:
+    """``var.<method>(...)`` (possibly chained) of Module methods that change the module in place and return it
+    (``module = module.to(dtype)`` changes the model; torch_facts.MODULE_METHODS_RETURNING_SELF)."""
+    while isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute) \
+            and value.func.attr.value in torch_facts.MODULE_METHODS_RETURNING_SELF:
+        value = value.func.value
+        if isinstance(value, cst.Name):
+            return value.value == var
+    return False

@@ -103,7 +103,8 @@ class LossAccumulatedWithGraph(Rule):
     that calls `.backward()` or steps an optimizer, or in an evaluation loop run with autograd on (the
     function calls `model.eval()` before the loop, which never backpropagates; returning that total is a
     metric, not a sum handed to a caller's `backward()`). The accumulator must outlive the iteration (it is
-    not reset in the loop body), and the value must not be detached (`.item()`, `.detach()`, `float()`).
+    not reassigned anywhere in the loop body, on any branch: a total reset when the optimizer steps spans one
+    accumulation window), and the value must not be detached (`.item()`, `.detach()`, `float()`).
 
     Silent inside `torch.no_grad()` / `torch.inference_mode()`; silent when the accumulator is
     backpropagated, passed to `torch.autograd.grad`, or returned from the function (a sum of loss terms
@@ -196,8 +197,11 @@ class LossAccumulatedWithGraph(Rule):
             return
         before = statements[:index]
         acc_text = _code(acc)
-        # an accumulator (re)set in this iteration is a per-iteration sum
-        for s, _ng in before:
+        # an accumulator (re)set anywhere in the loop body, on any branch (``if step % k == 0: ...; total = 0``),
+        # lives one iteration or one accumulation window, not the whole run
+        for s, _ng in statements:
+            if s is stmt:
+                continue
             for target, _v in _assigned_names(s):
                 if _code(target) == acc_text:
                     return
