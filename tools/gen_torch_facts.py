@@ -162,6 +162,8 @@ def build() -> str:
         f"TENSOR_METHODS = {fs(tensor_methods)}\n\n",
         "# in-place Tensor methods (trailing underscore)\n",
         f"INPLACE_METHODS = {fs(inplace_methods)}\n\n",
+        "# public methods of nn.Module\n",
+        f"MODULE_METHODS = {fs(n for n, _f in inspect.getmembers(nn.Module, callable) if not n.startswith('_'))}\n\n",
         "# nn.Module methods that change the module in place and return it (module.to(...) is module)\n",
         f"MODULE_METHODS_RETURNING_SELF = {fs(returning_self)}\n\n",
         f"INIT_FUNCTIONS = {fs(init_functions)}\n\n",

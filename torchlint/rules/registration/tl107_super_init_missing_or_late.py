@@ -4,6 +4,7 @@ from typing import Optional
 
 import libcst as cst
 
+from ... import torch_facts
 from ...facts.kinds import MODULE, PARAMETER
 from ...facts.nodes import self_attribute, walk
 from ...facts.usage import only_raises
@@ -61,6 +62,9 @@ def _decorator_name(node: cst.BaseExpression) -> Optional[str]:
     return node.value if isinstance(node, cst.Name) else None
 
 
+_MODULE_BASES = frozenset({"torch.nn.Module", "torch.nn.modules.Module", "torch.nn.modules.module.Module"})
+
+
 class SuperInitMissingOrLate(Rule):
     """
     ## What it does
@@ -79,6 +83,10 @@ class SuperInitMissingOrLate(Rule):
     `Mixin.__init__(self, ...)`, next to another base's initialiser (which runs nn.Module's), and on
     a placeholder whose `__init__` does nothing in a class that leaves an `@abstractmethod` of its
     one abstract base (`abc.ABC`, of the file or the project) undefined: building it raises TypeError.
+    Also silent on a class that derives from `nn.Module` in name only: its `__init__` registers nothing,
+    neither it nor its bases (nn.Module itself or classes of the file judged the same way) define
+    `forward`, and none of its methods calls `self(...)` or an nn.Module method on `self`: plain
+    attributes work without `nn.Module.__init__`, and nothing in its code uses it as a Module.
 
     ## Why is this bad?
     `nn.Module.__init__` creates the dictionaries that hold parameters, buffers and sub-modules. Before
@@ -157,7 +165,8 @@ class SuperInitMissingOrLate(Rule):
             if self._delegates(node, self_name):
                 return
             error = self._first_registration_error(node, self_name)
-            if error is None and (self._mixin_initialiser(cls) or (_does_nothing(node) and self._abstract_left(cls))):
+            if error is None and (self._mixin_initialiser(cls) or (_does_nothing(node) and self._abstract_left(cls))
+                                  or self._module_in_name_only(cls)):
                 return
             self.report(node.name, what=f"'{cls.name.value}.__init__' never calls super().__init__()",
                         error=error or f"AttributeError: '{cls.name.value}' object has no attribute "
@@ -248,6 +257,40 @@ class SuperInitMissingOrLate(Rule):
         qualified = self.ctx.resolve(owner)
         return qualified is not None and not qualified.startswith("torch") and qualified not in names \
             and qualified != "builtins.object" and qualified != "object"
+
+    def _module_in_name_only(self, cls: cst.ClassDef, depth: int = 0) -> bool:
+        """A class that derives from nn.Module but is never used as one by its own code: no ``forward`` in it or
+        its bases (every base is nn.Module itself or a class of the file judged the same way), and no method
+        calls ``self(...)`` or an nn.Module method (``self.to``, ``.parameters``, ``register_*``, ...). Plain
+        attributes work without ``nn.Module.__init__``; the error the message promises comes only from
+        Module use. (Its ``__init__`` registers nothing: the caller checked that.)"""
+        ctx = self.ctx
+        if depth > 8:
+            return False
+        for base in cls.bases:
+            if base.keyword is not None:
+                return False
+            qualified = ctx.resolve(base.value)
+            if qualified in _MODULE_BASES:
+                continue
+            parent = ctx.classes.class_named(base.value.value) if isinstance(base.value, cst.Name) else None
+            if parent is None or parent is cls or not self._module_in_name_only(parent, depth + 1):
+                return False
+        for stmt in cls.body.body if isinstance(cls.body, cst.IndentedBlock) else ():
+            if not isinstance(stmt, cst.FunctionDef):
+                continue
+            if stmt.name.value == "forward":
+                return False
+            params = stmt.params.posonly_params or stmt.params.params
+            self_name = params[0].name.value if params else None
+            for call in ctx.model.calls_in(stmt):
+                func = call.func
+                if isinstance(func, cst.Name) and func.value == self_name:
+                    return False  # self(...): called as a module
+                if isinstance(func, cst.Attribute) and func.attr.value in torch_facts.MODULE_METHODS \
+                        and isinstance(func.value, cst.Name) and func.value.value == self_name:
+                    return False
+        return True
 
     def _mixin_initialiser(self, cls: cst.ClassDef) -> bool:
         """A class of this file derives from ``cls`` and its ``__init__`` runs ``cls.__init__(self, ...)`` by name
