@@ -51,8 +51,8 @@ class CallOverridden(Rule):
     `__call__` is judged where it stands), and on a class one of whose bases (of the file or of the
     project) already replaced `__call__` with one that never reaches `nn.Module.__call__`: the hooks
     were already lost there, and that base is the finding. Also silent when the class's `__init__` never
-    calls an `__init__` at all: `nn.Module.__init__` never runs, no hook can be registered on an instance, and
-    TL107 reports the missing call.
+    calls an `__init__` at all: `nn.Module.__init__` never runs and no hook can be registered on an instance
+    (TL107 reports the missing call where the class is used as a Module).
 
     ## Why is this bad?
     `nn.Module.__call__` is where forward pre-hooks, forward hooks and backward hooks run, and where
@@ -115,5 +115,5 @@ class CallOverridden(Rule):
             return  # a base's __call__ already never reaches nn.Module.__call__ (reported on that base)
         init = class_methods(ctx, ctx.current_class).get("__init__")
         if init is not None and "__init__" not in ctx.model.called_names(init):
-            return  # nn.Module.__init__ never runs: no hook can be registered on it at all (TL107's finding)
+            return  # nn.Module.__init__ never runs: no hook can be registered on it at all
         self.report(node.name, cls=ctx.current_class.name.value)
