@@ -84,7 +84,9 @@ class HookMisuse(Rule):
       tensor hook;
     - a forward hook assigns a new value to its `output` parameter and returns nothing, so the new value
       is dropped;
-    - `register_backward_hook` is used at all (deprecated).
+    - `register_backward_hook` is used (deprecated, and its `grad_input` is that of the module's last
+      autograd node), unless its hook is a `def` of the file that never reads `grad_input` and returns
+      nothing: then the wrong value reaches nothing (`grad_output` is right in the old API too).
 
     Signatures with `*args` and hooks that cannot be resolved in the file are not checked.
 
@@ -136,7 +138,8 @@ class HookMisuse(Rule):
         method = func.attr.value
         ctx = self.ctx
         if method == "register_backward_hook":
-            if self.ctx.model.kinds.is_besides(func.value, MODULE, self.needs, func.attr.value):
+            if self.ctx.model.kinds.is_besides(func.value, MODULE, self.needs, func.attr.value) \
+                    and not self._ignores_grad_input(node):
                 self.report(func.attr, problem=(
                     "register_backward_hook is deprecated and gives wrong grad_input for modules with several "
                     "autograd nodes; use register_full_backward_hook"))
@@ -192,6 +195,26 @@ class HookMisuse(Rule):
                         f"output is dropped; return it"))
 
     # ------------------------------------------------------------------ hook resolution
+    def _ignores_grad_input(self, call: cst.Call) -> bool:
+        """The old-style backward hook is a ``def`` of the file that never reads its ``grad_input`` parameter and
+        returns nothing: the wrong ``grad_input`` of the old API can reach nothing (``grad_output`` is right)."""
+        hook_arg = keyword_arg(call, "hook")
+        if hook_arg is None and call.args and call.args[0].keyword is None and not call.args[0].star:
+            hook_arg = call.args[0]
+        resolved = self._resolve_hook(hook_arg.value) if hook_arg is not None else None
+        if resolved is None or not isinstance(resolved[0], cst.FunctionDef):
+            return False
+        hook, bound = resolved
+        positional = [*hook.params.posonly_params, *hook.params.params][1 if bound else 0:]
+        if len(positional) < 3 or isinstance(hook.params.star_arg, cst.Param) or hook.params.star_kwarg:
+            return False
+        model = self.ctx.model
+        binding = model.binding_of(positional[1])
+        if binding is None or model.uses_of(binding):
+            return False
+        return all(value is None or (isinstance(value, cst.Name) and value.value == "None")
+                   for value in model.returns_of(hook))
+
     def _resolve_hook(self, value: cst.BaseExpression) -> Optional[tuple[HookFunction, bool]]:
         """(the hook's definition, whether it is a bound method)."""
         ctx = self.ctx
