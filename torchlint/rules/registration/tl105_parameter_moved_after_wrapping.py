@@ -17,7 +17,8 @@ class ParameterMovedAfterWrapping(Rule):
     """
     ## What it does
     Finds `nn.Parameter(t).to(...)` and the same chain with `.cuda()`, `.cpu()`, `.double()`,
-    `.float()`, `.half()`, `.bfloat16()` or `.type(...)`; and, in an `nn.Module`, a tensor made with
+    `.float()`, `.half()`, `.bfloat16()` or `.type(...)` (also on a call of an in-file helper whose every
+    `return` is an `nn.Parameter(...)`: `make_param(n).half()`); and, in an `nn.Module`, a tensor made with
     `requires_grad=True` and then moved or cast before it is stored on `self`
     (`self.w = torch.randn(3, requires_grad=True).cuda()`).
 
@@ -72,8 +73,21 @@ class ParameterMovedAfterWrapping(Rule):
             if self._already_placed(receiver, node):
                 return
             self.report(node, what="nn.Parameter(...)", method=func.attr.value, fix=self._fix(node, receiver))
+        elif self._helper_returns_parameter(receiver):
+            helper = receiver.func.value
+            self.report(node, what=f"{helper}(...) (it returns an nn.Parameter)", method=func.attr.value)
         elif self._stored_on_module(node) and requires_grad_factory(ctx, receiver) is not None:
             self.report(node, what="a requires_grad=True tensor", method=func.attr.value)
+
+    def _helper_returns_parameter(self, call: cst.Call) -> bool:
+        """``make_param(n)``: an in-file function whose every return is an ``nn.Parameter(...)`` construction."""
+        if not isinstance(call.func, cst.Name):
+            return False
+        model = self.ctx.model
+        helper = model.callee_of(call)
+        returns = model.returns_of(helper) if helper is not None else []
+        return bool(returns) and all(isinstance(r, cst.Call) and self.ctx.resolve(r.func) in PARAMETER_CLASSES
+                                     for r in returns)
 
     def _already_placed(self, param: cst.Call, move: cst.Call) -> bool:
         """``t = v.to(device)`` ... ``nn.Parameter(t).to(device)``: the wrapped local was already moved or cast with
