@@ -82,9 +82,17 @@ class CallOverridden(Rule):
     On the corpus (tests/corpus_precision.md): tuning half 5 findings, 2 true (40%) before the
     conditions above; validation half (measured blind) 22 findings, 21 true (95%); the false one, a
     `__call__(self)` lazy getter, is now silent.
+
+    ## Precision
+    Default-off: on code no rule was tuned on, measured blind before any change: 21 true of 22 on the validation
+    half of the corpus (blind), 1 of 1 on that half after the evidence-based kinds landed, and 5 of 6 on twelve
+    libraries no rule was tuned on (tests/holdout_precision.md): 27 of 29 (93%). The false shapes found there
+    are silent now (near-miss fixtures), but the rule stays off until a new blind measurement reaches 95%.
+    Enable it with `--extend-select TL304` (or `extend-select = ["TL304"]` under `[tool.torchlint]`).
     """
 
     code = "TL304"
+    default_enabled = False
     name = "call-overridden"
     summary = "An nn.Module subclass that defines `__call__` never runs its hooks; implement `forward`."
     message = "{cls} overrides nn.Module.__call__: forward/backward hooks never run; implement forward() instead"
