@@ -4,33 +4,11 @@ from typing import Optional
 
 import libcst as cst
 
-from ... import fixsafety, torch_facts
-from ...facts.kinds import TENSOR, torch_function_name
-from ...facts.nodes import is_literal_false, is_literal_true, keyword_arg, self_attribute
+from ... import fixsafety
+from ...facts.kinds import TENSOR
+from ...facts.nodes import is_literal_true, self_attribute
+from ...facts.grad import is_requires_grad_call, requires_grad_factory
 from ...rule import UNSAFE, Fix, Rule
-
-
-def requires_grad_factory(ctx, node: cst.BaseExpression) -> Optional[cst.Arg]:
-    """The ``requires_grad=`` argument of a torch factory call that turns it on, else None."""
-    if not isinstance(node, cst.Call):
-        return None
-    name = torch_function_name(ctx.resolve(node.func))
-    if name is None or name not in torch_facts.TENSOR_FACTORIES:
-        return None
-    arg = keyword_arg(node, "requires_grad")
-    if arg is None or is_literal_false(arg.value):
-        return None
-    return arg
-
-
-def is_requires_grad_call(ctx, node: cst.BaseExpression) -> bool:
-    """``<tensor>.requires_grad_()`` or ``.requires_grad_(True)`` on a value known to be a tensor."""
-    if not (isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute)
-            and node.func.attr.value == "requires_grad_"):
-        return False
-    if node.args and not is_literal_true(node.args[0].value):
-        return False
-    return ctx.kind_of(node.func.value) == TENSOR
 
 
 class TensorInsteadOfParameter(Rule):

@@ -5,11 +5,11 @@ from typing import Optional
 import libcst as cst
 
 from ... import fixsafety
+from ...facts.grad import is_requires_grad_call, requires_grad_factory
 from ...facts.kinds import MODULE, PARAMETER, PARAMETER_CLASSES, TENSOR, iter_self_assignments, iter_self_method_calls
 from ...facts.nodes import keyword_arg, self_attribute, walk
 from ...facts.usage import attr_meets_input, before_super_init, is_complex_value, mapped_by_apply, reassigned_placed
 from ...rule import UNSAFE, Fix, Rule
-from .tl103_tensor_instead_of_parameter import is_requires_grad_call, requires_grad_factory
 
 _REGISTRATIONS = ("register_buffer", "register_parameter", "add_module")
 

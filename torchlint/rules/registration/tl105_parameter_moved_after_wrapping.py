@@ -5,10 +5,10 @@ from typing import Optional
 import libcst as cst
 
 from ... import fixsafety
+from ...facts.grad import requires_grad_factory
 from ...facts.kinds import PARAMETER_CLASSES
 from ...facts.nodes import self_attribute, walk
 from ...rule import UNSAFE, Fix, Rule
-from .tl103_tensor_instead_of_parameter import requires_grad_factory
 
 MOVES = frozenset({"to", "cuda", "cpu", "double", "float", "half", "bfloat16", "type"})
 

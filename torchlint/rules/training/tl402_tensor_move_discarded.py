@@ -5,9 +5,9 @@ from typing import Optional
 import libcst as cst
 
 from ... import fixsafety
+from ...facts.grad import is_requires_grad_call, requires_grad_factory
 from ...rule import SAFE, Fix, Rule
 from ...semantic.kinds import BATCH, PARAMETER, PROVEN, STRONG, TENSOR
-from ..registration.tl103_tensor_instead_of_parameter import is_requires_grad_call, requires_grad_factory
 
 # Tensor methods that return a new tensor (or the same one) and never change the receiver.
 MOVE_METHODS = frozenset({"to", "cuda", "cpu", "float", "half", "double", "bfloat16", "long", "int", "type",
