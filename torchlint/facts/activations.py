@@ -207,12 +207,20 @@ def _method_context(ctx: "Context", facts: Activations, node: cst.CSTNode) -> tu
         scope = scope.parent
     if scope is None or scope.kind != "function" or scope.self_name is None or scope.class_node is None:
         return None, {}
-    return scope.self_name, facts.self_attrs(scope.class_node)
+    memo: dict = ctx.__dict__.setdefault("_activation_contexts", {})
+    found = memo.get(id(scope))
+    if found is None:
+        found = memo[id(scope)] = (scope.self_name, facts.self_attrs(scope.class_node))
+    return found
 
 
 def activation_at(ctx: "Context", expr: cst.BaseExpression) -> Optional[str]:
     """The activation that produced ``expr`` where it stands (None: unknown). Names are followed through the
     semantic model: every binding that may reach the use must directly assign the same tag."""
+    answers: dict = ctx.__dict__.setdefault("_activation_answers", {})  # TL405 and TL415 ask of the same inputs
+    key = id(expr)
+    if key in answers and answers[key][0] is expr:
+        return answers[key][1]
     facts = activations(ctx)
     model = ctx.model
     memo: dict = ctx.__dict__.setdefault("_activation_binding_tags", {})
@@ -231,7 +239,9 @@ def activation_at(ctx: "Context", expr: cst.BaseExpression) -> Optional[str]:
             tags.add(tag)
         return tags.pop() if len(tags) == 1 else None
 
-    return facts.activation(expr, name_tag, *_method_context(ctx, facts, expr))
+    found = facts.activation(expr, name_tag, *_method_context(ctx, facts, expr))
+    answers[key] = (expr, found)
+    return found
 
 
 __all__ = ["SOFTMAX", "LOG_SOFTMAX", "SIGMOID", "LOGITS", "FUNCTIONS", "METHODS", "CLASSES", "Activations",
