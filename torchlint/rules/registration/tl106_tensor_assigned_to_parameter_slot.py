@@ -33,7 +33,8 @@ class TensorAssignedToParameterSlot(Rule):
 
     Silent for `nn.Parameter(...)` and `None` values, for values whose kind is unknown, for receivers
     whose class is unknown, after `del self.weight` in the same method, and in `__init__` before the
-    parameter is created.
+    parameter is created or on a branch exclusive with every creation of it there (`if bias: self.b =
+    nn.Parameter(...)` / `else: self.b = torch.zeros(...)`: on that path nothing named `b` is registered).
 
     ## Why is this bad?
     `nn.Module.__setattr__` refuses a plain tensor for a name in `_parameters`: it raises
