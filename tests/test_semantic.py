@@ -227,6 +227,9 @@ def test_kinds_with_strength(source, value, kind, strength):
     ("import numpy as np\na = np.zeros(3)\na\n", "a"),
     ("import torch\ndef f(torch):\n    t = torch.zeros(2)\n    t\n", "t"),  # a parameter named torch
     ("import torch\nx = torch.zeros(2)\nt = x.type()\nt\n", "t"),  # .type() returns a str
+    # Module API on the name, but an isinstance test for a Parameter or a tensor contradicts it in its branch
+    ("import torch\ndef f(x):\n    x.parameters()\n    if isinstance(x, torch.nn.Parameter):\n        x\n", "x"),
+    ("import torch\ndef f(x):\n    x.parameters()\n    if isinstance(x, torch.Tensor):\n        x\n", "x"),
 ])
 def test_no_kind_without_evidence(source, value):
     found = fact(source, value)

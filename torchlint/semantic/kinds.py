@@ -320,6 +320,10 @@ class KindEngine:
             qualified = self.model.resolve(hit[1])
             if qualified in torch_facts.MODULE_CLASSES:
                 return KindFact(MODULE, fact.strength, fact.reasons + (f"isinstance(..., {qualified})",), qualified)
+            if qualified in PARAMETER_CLASSES or qualified in LEGACY_TENSOR_CLASSES:
+                # ``if isinstance(x, nn.Parameter): ... else: x.parameters()``: the test contradicts the
+                # Module evidence inside its branch, so the kind is unknown there
+                return None
             break
         return fact
 

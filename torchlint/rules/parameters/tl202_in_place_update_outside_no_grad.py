@@ -22,7 +22,10 @@ class InPlaceUpdateOutsideNoGrad(Rule):
 
     Writes through `.data` (TL203), `nn.init.*_` functions (they disable autograd themselves), code
     that touches `requires_grad` on the target, functions called under `no_grad` elsewhere in the file
-    and functions using `torch.set_grad_enabled` are not flagged.
+    and functions using `torch.set_grad_enabled` are not flagged. Nor is a loop over `m.parameters()`
+    when the code freezes that module's parameters in another loop over `m.parameters()` (`p.detach_()`,
+    `p.requires_grad_(False)`, `p.requires_grad = False`): in any method of the class for `self.m`, earlier
+    in the same function for a local `m` (an EMA copy whose parameters no longer require grad).
 
     ## Why is this bad?
     A parameter is a leaf tensor that requires grad; autograd forbids changing it in place while it is
@@ -87,10 +90,62 @@ class InPlaceUpdateOutsideNoGrad(Rule):
         if found is None:
             return False
         what, frozen_scope = found
-        if self.targets.grad_may_be_off(frozen_scope):
+        if self.targets.grad_may_be_off(frozen_scope) or self._owner_frozen(target):
             return False
         self.report(node, op=op, target=_code(target), what=what)
         return True
+
+    def _owner_frozen(self, target: cst.BaseExpression) -> bool:
+        """The loop runs over ``<m>.parameters()`` of a module whose parameters the code freezes in another
+        loop over the same ``<m>.parameters()`` (``p.detach_()``, ``p.requires_grad_(False)``,
+        ``p.requires_grad = False``): ``self.<attr>`` anywhere in the class, a local name in the function.
+        (before this loop, in a function). Such a parameter does not require grad (an EMA copy), and changing
+        it in place is allowed."""
+        ctx = self.ctx
+        if not isinstance(target, cst.Name):
+            return False
+        bindings = ctx.model.bindings_at(target)
+        item = ctx.model.kinds.iteration_item(bindings[0]) if len(bindings) == 1 else None
+        source = item[0] if item is not None else None
+        if not (isinstance(source, cst.Call) and isinstance(source.func, cst.Attribute)
+                and source.func.attr.value == "parameters"):
+            return False
+        owner = source.func.value
+        if isinstance(owner, cst.Attribute) and ctx.is_self(owner.value) and ctx.current_class is not None:
+            places = [(m, m.params.params[0].name.value) for m in ctx.current_class.body.body
+                      if isinstance(m, cst.FunctionDef) and m.params.params]
+            key = ("self", owner.attr.value)
+        elif isinstance(owner, cst.Name) and ctx.current_function is not None:
+            places, key = [(ctx.current_function, None)], ("name", owner.value)
+        else:
+            return False
+        frozen = False
+        loops = [(loop, self_name) for func, self_name in places for loop in walk(func.body, into_scopes=False)
+                 if isinstance(loop, cst.For)]
+        if key[0] == "name":  # in one function: only a freezing loop that runs before this one counts
+            mine = next((i for i, (loop, _n) in enumerate(loops) if loop is bindings[0].stmt), len(loops))
+            loops = loops[:mine]
+        for loop, self_name in loops:
+            if not (isinstance(loop.target, cst.Name) and isinstance(loop.iter, cst.Call)
+                    and isinstance(loop.iter.func, cst.Attribute) and loop.iter.func.attr.value == "parameters"
+                    and _owner_key(loop.iter.func.value, self_name) == key):
+                continue
+            var = loop.target.value
+            for sub in walk(loop.body):
+                if isinstance(sub, cst.Call) and isinstance(sub.func, cst.Attribute) \
+                        and isinstance(sub.func.value, cst.Name) and sub.func.value.value == var:
+                    if sub.func.attr.value == "detach_" or (
+                            sub.func.attr.value == "requires_grad_" and _false_arg(sub)):
+                        frozen = True
+                    elif sub.func.attr.value == "requires_grad_":
+                        return False
+                elif isinstance(sub, cst.Assign) and any(
+                        isinstance(t.target, cst.Attribute) and t.target.attr.value == "requires_grad"
+                        and isinstance(t.target.value, cst.Name) and t.target.value.value == var for t in sub.targets):
+                    if not (isinstance(sub.value, cst.Name) and sub.value.value == "False"):
+                        return False
+                    frozen = True
+        return frozen
 
     # ------------------------------------------------------------------ custom init helpers
     def _check_helper_call(self, node: cst.Call, name: str) -> None:
@@ -145,6 +200,19 @@ def _in_place_on(ctx, helper: cst.FunctionDef, param: str) -> Optional[str]:
         if isinstance(sub, (cst.Assign, cst.AugAssign)) and _binds_name(sub, param):
             return None
     return found
+
+
+def _owner_key(node: cst.BaseExpression, self_name: Optional[str]) -> Optional[tuple]:
+    """("self", attr) for ``<the method's first parameter>.attr``, ("name", n) for a plain name."""
+    if isinstance(node, cst.Attribute) and isinstance(node.value, cst.Name) and node.value.value == self_name:
+        return ("self", node.attr.value)
+    if isinstance(node, cst.Name):
+        return ("name", node.value)
+    return None
+
+
+def _false_arg(call: cst.Call) -> bool:
+    return len(call.args) == 1 and isinstance(call.args[0].value, cst.Name) and call.args[0].value.value == "False"
 
 
 def _binds_name(node, name: str) -> bool:

@@ -4,10 +4,12 @@ from typing import Optional
 
 import libcst as cst
 
-from ... import fixsafety
+from ... import fixsafety, torch_facts
+from ...facts.kinds import PARAMETER_CLASSES, iter_self_assigned_values, iter_self_method_calls
 from ...facts.nodes import walk
 from ...rule import SAFE, UNSAFE, Rule
-from ...semantic.kinds import MODULE, PROVEN, STRONG
+from ...semantic.kinds import MODULE, PARAMETER, PROVEN, STRONG
+from ...semantic.scopes import PARAM
 
 
 class ModuleRequiresGradAttribute(Rule):
@@ -25,7 +27,11 @@ class ModuleRequiresGradAttribute(Rule):
     `self.requires_grad` back (a configuration flag of its own) is not flagged either.
 
     Silent on `self.requires_grad = flag` in a Module whose same method also hands `flag` to a call
-    (`freeze=not flag`): gradients are controlled there and the attribute records the setting.
+    (`freeze=not flag`): gradients are controlled there and the attribute records the setting. Silent
+    as well on `self.requires_grad = <an argument of the method>` in a class that builds no layer and no
+    parameter of its own (nor through an in-file base or a torch layer base): the caller's option is
+    stored, and the class has nothing of its own that the assignment could have been meant to freeze.
+    Inside `if isinstance(x, nn.Parameter):` (or `torch.Tensor`) the receiver is not taken for a Module.
 
     ## Why is this bad?
     `requires_grad` is an attribute of tensors, not of modules. On an `nn.Module` the assignment simply
@@ -92,7 +98,7 @@ class ModuleRequiresGradAttribute(Rule):
         receiver = target.value
         if not self._is_module(receiver):
             return
-        if self.ctx.is_self(receiver) and self._flag_passed_on(node):
+        if self.ctx.is_self(receiver) and (self._flag_passed_on(node) or self._option_recorded(node)):
             return  # self.requires_grad = flag, and the same flag configures freezing elsewhere: a record
         code = self.ctx_code(receiver)
         value_code = self.ctx_code(node.value)
@@ -176,6 +182,43 @@ class ModuleRequiresGradAttribute(Rule):
         name = node.value.value
         for sub in walk(func.body, into_scopes=False):
             if isinstance(sub, cst.Arg) and any(isinstance(n, cst.Name) and n.value == name for n in walk(sub.value)):
+                return True
+        return False
+
+    def _option_recorded(self, node: cst.Assign) -> bool:
+        """``self.requires_grad = <an argument of this method>`` in a class that builds no layer and no
+        parameter of its own (nor through an in-file base or a torch layer base): the caller's option is
+        stored as a setting, and there is nothing of the class's own that the assignment could have
+        been meant to freeze."""
+        ctx = self.ctx
+        value = node.value
+        if not isinstance(value, cst.Name) or ctx.current_class is None:
+            return False
+        use = ctx.model.use_of(value)
+        bindings = ctx.model.reaching(use) if use is not None else []
+        if not bindings or any(b.form != PARAM for b in bindings):
+            return False
+        return not self._builds_weights(ctx.current_class, 0)
+
+    def _builds_weights(self, cls: cst.ClassDef, depth: int) -> bool:
+        """The class creates a submodule or a parameter of its own (unknown bases outside the file: no)."""
+        ctx = self.ctx
+        kinds = ctx.model.kinds
+        for value in iter_self_assigned_values(cls):
+            if isinstance(value, cst.Call) and ctx.resolve(value.func) in PARAMETER_CLASSES:
+                return True
+            fact = kinds.of(value)
+            if fact is not None and fact.kind in (MODULE, PARAMETER):
+                return True
+        if any(True for _ in iter_self_method_calls(cls, ("add_module", "register_module", "register_parameter"))):
+            return True
+        for base in cls.bases:
+            expr = base.value
+            parent = ctx.classes.class_named(expr.value) if isinstance(expr, cst.Name) else None
+            if parent is not None:
+                if parent is not cls and depth < 10 and self._builds_weights(parent, depth + 1):
+                    return True
+            elif ctx.resolve(expr) in torch_facts.MODULE_CLASSES and ctx.resolve(expr) != "torch.nn.Module":
                 return True
         return False
 

@@ -10,6 +10,7 @@ from ...facts.kinds import MODULE, iter_self_assignments
 from ...facts.nodes import self_attribute, walk
 from ...facts.usage import places_itself_in_forward
 from ...rule import SAFE, Fix, Rule
+from ...semantic.scopes import PARAM
 
 _FILL_METHODS = {"append": 0, "insert": 1, "add": 0, "extend": 0, "update": 0, "setdefault": 1}
 _REPLACEMENT = {"list": "ModuleList", "tuple": "ModuleList", "set": "ModuleList", "dict": "ModuleDict"}
@@ -29,7 +30,11 @@ class ModuleInPlainContainer(Rule):
     `self.x[k] = layer`.
 
     Silent on items of an in-file Module class without known parameters whose forward moves its own
-    state to the input's device (`self.resampler.to(x.device)`): `.to(device)` need not reach it.
+    state to the input's device (`self.resampler.to(x.device)`): `.to(device)` need not reach it. Silent
+    likewise on a literal of such classes (not torch's, without known parameters) when every read of the
+    attribute is a `for` loop that uses each element only through `.to(...)` (`f.to(x).apply(x)`), and
+    on `self.x = [module]` where `module` is an argument of the method: a one-element wrapper around a
+    Module the caller owns keeps it out of this module's parameters and state_dict on purpose.
 
     ## Why is this bad?
     `nn.Module` registers a child only when a Module (or an `nn.ModuleList` / `nn.ModuleDict`) is assigned
@@ -115,9 +120,11 @@ class ModuleInPlainContainer(Rule):
         # what the value is first (cheap on the usual ``self.x = nn.Linear(...)``), then whether some other
         # assignment of the attribute registers it after all
         ctx = self.ctx
+        if self._borrowed_reference(value):
+            return
         container = container_holding(ctx, value, self._is_item)
         if container is not None:
-            if self._attr_stays_plain(attr):
+            if self._attr_stays_plain(attr) and not self._moved_at_every_use(attr, value):
                 self._report(value, container, self._wrap_fix(value, container))
             return
         if isinstance(value, cst.Name):
@@ -151,6 +158,55 @@ class ModuleInPlainContainer(Rule):
         if len(returned) != 1 or None in returned:
             return None
         return self._local_container_of_modules(returned.pop(), method, allow_return=True)
+
+    def _borrowed_reference(self, value: cst.BaseExpression) -> bool:
+        """``self.x = [module]`` where ``module`` is an argument of the method: a one-element wrapper
+        around a Module the caller owns (and registers) has no purpose but to keep it out of this
+        module's parameters and state_dict; nothing built here goes unregistered."""
+        if not (isinstance(value, (cst.List, cst.Tuple)) and len(value.elements) == 1):
+            return False
+        element = value.elements[0]
+        if not (isinstance(element, cst.Element) and isinstance(element.value, cst.Name)):
+            return False
+        bindings = self.ctx.model.bindings_at(element.value)
+        return bool(bindings) and all(b.form == PARAM for b in bindings)
+
+    def _moved_at_every_use(self, attr: str, value: cst.BaseExpression) -> bool:
+        """Every element of the literal is built from a project class without known parameters, and every read of
+        ``self.<attr>`` in the class is a ``for`` loop whose body only uses the element through ``.to(...)``
+        (``for f in self.filters: y = f.to(x).apply(x)``): the code moves each one where it uses it,
+        so ``.to(device)`` need not reach them and there is nothing to train."""
+        ctx = self.ctx
+        if isinstance(value, (cst.List, cst.Tuple)):
+            items = [el.value for el in value.elements if isinstance(el, cst.Element)]
+        else:
+            return False
+        if len(items) != len(value.elements) or not items:
+            return False
+        for item in items:
+            cls = ctx.kinds.module_class_of_call(item)[0] if isinstance(item, cst.Call) else None
+            if cls is None or "." in cls or ctx.kinds.class_has_parameters(cls) is True:
+                return False  # a library's layers (torch's: parameters, or train/eval behaviour .eval() must reach)
+        cls_node = ctx.current_class
+        reads = 0
+        for method in cls_node.body.body:
+            if not isinstance(method, cst.FunctionDef) or not method.params.params:
+                continue
+            self_name = method.params.params[0].name.value
+            loops, stores = {}, set()
+            for sub in walk(method.body, into_scopes=False):
+                if isinstance(sub, cst.For) and self_attribute(sub.iter, self_name) == attr:
+                    loops[id(sub.iter)] = sub
+                elif isinstance(sub, cst.Assign):
+                    stores.update(id(t.target) for t in sub.targets)
+            for sub in walk(method.body, into_scopes=False):
+                if not (isinstance(sub, cst.Attribute) and self_attribute(sub, self_name) == attr) or id(sub) in stores:
+                    continue
+                loop = loops.get(id(sub))
+                if loop is None or not isinstance(loop.target, cst.Name) or not _only_moved(loop, loop.target.value):
+                    return False
+                reads += 1
+        return reads > 0
 
     def _attr_stays_plain(self, attr: str) -> bool:
         cls = self.ctx.current_class
@@ -412,6 +468,20 @@ class ModuleInPlainContainer(Rule):
         else:
             return False
         return any(is_plain_container_expr(self.ctx, el) for el in elements)
+
+
+def _only_moved(loop: cst.For, name: str) -> bool:
+    """Every read of the loop variable in the loop's body is the receiver of ``.to(...)``."""
+    moved, seen = set(), 0
+    for sub in walk(loop.body, into_scopes=False):
+        if isinstance(sub, cst.Call) and isinstance(sub.func, cst.Attribute) and sub.func.attr.value == "to" \
+                and isinstance(sub.func.value, cst.Name) and sub.func.value.value == name and sub.args:
+            moved.add(id(sub.func.value))
+        elif isinstance(sub, cst.Name) and sub.value == name:
+            seen += 1
+            if id(sub) not in moved:
+                return False
+    return seen > 0
 
 
 def _wrapper_name(new: cst.CSTNode) -> Optional[str]:

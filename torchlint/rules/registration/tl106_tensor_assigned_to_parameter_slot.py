@@ -4,6 +4,7 @@ from typing import Optional
 
 import libcst as cst
 
+from ...facts.flow import Scope, exclusive
 from ...facts.kinds import PARAMETER_CLASSES, iter_self_assignments, iter_self_method_calls
 from ...facts.nodes import self_attribute, walk
 from ...rule import Rule
@@ -32,7 +33,8 @@ class TensorAssignedToParameterSlot(Rule):
 
     Silent for `nn.Parameter(...)` and `None` values, for values whose kind is unknown, for receivers
     whose class is unknown, after `del self.weight` in the same method, and in `__init__` before the
-    parameter is created.
+    parameter is created or on a branch exclusive with every creation of it there (`if bias: self.b =
+    nn.Parameter(...)` / `else: self.b = torch.zeros(...)`: on that path nothing named `b` is registered).
 
     ## Why is this bad?
     `nn.Module.__setattr__` refuses a plain tensor for a name in `_parameters`: it raises
@@ -121,6 +123,7 @@ class TensorAssignedToParameterSlot(Rule):
         func = ctx.current_function
         self_name = ctx.func_stack[-1].self_name
         seen_self = False
+        created_before = []  # creations of the parameter earlier in this method
         for sub in walk(func.body, into_scopes=False):
             if sub is node:
                 seen_self = True
@@ -128,12 +131,27 @@ class TensorAssignedToParameterSlot(Rule):
                     isinstance(sub, cst.Call) and isinstance(sub.func, cst.Name) and sub.func.value == "delattr"):
                 return False
             elif not seen_self and isinstance(sub, cst.Assign):
+                if any(self_attribute(tt.target, self_name) == attr for tt in sub.targets) \
+                        and isinstance(sub.value, cst.Call) and ctx.resolve(sub.value.func) in PARAMETER_CLASSES:
+                    created_before.append(sub)
                 continue
+            elif not seen_self and isinstance(sub, cst.Call) and isinstance(sub.func, cst.Attribute) \
+                    and sub.func.attr.value == "register_parameter":
+                name = sub.args[0].value if sub.args else None
+                if not (isinstance(name, cst.SimpleString) and name.evaluated_value != attr):
+                    created_before.append(sub)
             elif seen_self and isinstance(sub, cst.Assign) and any(
                     self_attribute(tt.target, self_name) == attr for tt in sub.targets):
                 return False  # the parameter is created after this assignment
             elif seen_self and isinstance(sub, cst.Call) and isinstance(sub.func, cst.Attribute) \
                     and sub.func.attr.value == "register_parameter":
+                return False
+        if created_before and ctx.method_name == "__init__":
+            # __init__ starts without the parameter: when its only creations here sit in branches that
+            # exclude this assignment (``if bias: self.b = Parameter(..) else: self.b = tensor``), the
+            # name is not registered on this path and the assignment keeps a plain tensor attribute.
+            scope = Scope(func.body)
+            if all(exclusive(scope, made, node) for made in created_before):
                 return False
         return True
 
