@@ -206,11 +206,17 @@ class HookMisuse(Rule):
             return False
         hook, bound = resolved
         positional = [*hook.params.posonly_params, *hook.params.params][1 if bound else 0:]
-        if len(positional) < 3 or isinstance(hook.params.star_arg, cst.Param) or hook.params.star_kwarg:
-            return False
+        star = hook.params.star_arg if isinstance(hook.params.star_arg, cst.Param) else None
         model = self.ctx.model
-        binding = model.binding_of(positional[1])
-        if binding is None or model.uses_of(binding):
+
+        def unused(param: cst.Param) -> bool:
+            binding = model.binding_of(param)
+            return binding is not None and not model.uses_of(binding)
+
+        if len(positional) >= 2:  # (module, grad_input, ...): grad_input never read
+            if not unused(positional[1]) or (len(positional) < 3 and (star is None or not unused(star))):
+                return False
+        elif star is None or not unused(star):  # (*args) / (module, *args): grad_input inside args, never read
             return False
         return all(value is None or (isinstance(value, cst.Name) and value.value == "None")
                    for value in model.returns_of(hook))
@@ -264,9 +270,22 @@ def _unique_def(body: Union[cst.Module, cst.BaseSuite], name: str):
     return found
 
 
+# TorchScript markers return the function itself in eager mode: the signature torch calls is the def's own.
+_TRANSPARENT_DECORATORS = frozenset({"torch.jit.unused", "torch.jit.ignore", "torch.jit.export"})
+
+
 def _plain_decorators(func: cst.FunctionDef) -> bool:
-    return all(isinstance(d.decorator, cst.Name) and d.decorator.value in ("staticmethod", "classmethod")
-               for d in func.decorators)
+    return all((isinstance(d.decorator, cst.Name) and d.decorator.value in ("staticmethod", "classmethod"))
+               or _dotted(d.decorator) in _TRANSPARENT_DECORATORS for d in func.decorators)
+
+
+def _dotted(node: cst.BaseExpression) -> Optional[str]:
+    if isinstance(node, cst.Name):
+        return node.value
+    if isinstance(node, cst.Attribute):
+        head = _dotted(node.value)
+        return f"{head}.{node.attr.value}" if head is not None else None
+    return None
 
 
 def _plural(count: int) -> str:
