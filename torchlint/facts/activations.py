@@ -168,7 +168,22 @@ class Activations:
                 return tag[len(MODULE_TAG):]
             if tag is not None and tag.startswith(MODEL_TAG):
                 return tag[len(MODEL_TAG):]
+            if tag is None and not in_forward:  # model(x) with ``model: Net`` proven an in-file Module class
+                fact = self.ctx.model.kinds.of(func)
+                if fact is not None and fact.kind == "module" and fact.strength >= 3 and fact.cls \
+                        and "." not in fact.cls:
+                    return self.class_outputs().get(fact.cls)
         return None
+
+    def _helper_module(self, call: cst.Call) -> Optional[str]:
+        """``make_classifier()``: an in-file function whose every return builds the same activation module."""
+        if not isinstance(call.func, cst.Name) or self.ctx.resolve(call.func) is not None:
+            return None
+        model = self.ctx.model
+        helper = model.callee_of(call)
+        returns = model.returns_of(helper) if helper is not None else []
+        found = {self.module_activation(r) if r is not None else None for r in returns}
+        return found.pop() if len(found) == 1 else None
 
     def binding_tag(self, value: cst.BaseExpression, names: NameTags, self_name: Optional[str],
                     attrs: dict[str, str]) -> Optional[str]:
@@ -178,7 +193,7 @@ class Activations:
         if act is not None:
             return act
         if isinstance(value, cst.Call):
-            module = self.module_activation(value)
+            module = self.module_activation(value) or self._helper_module(value)
             if module is not None:
                 return MODULE_TAG + module
             if isinstance(value.func, cst.Name) and self.ctx.resolve(value.func) is None:

@@ -53,7 +53,9 @@ class CrossEntropyOnProbabilities(Rule):
     (or `self.<attr>`) bound to such a loss module, applied to a value that is the result of a softmax in
     the same function: `F.softmax(...)`, `torch.softmax(...)`, `x.softmax(...)`, an `nn.Softmax`
     instance, or a name bound to one of these. Also fires when the input is the output of a Module class
-    of the same file whose `forward` returns a softmax (`model = Net(); probs = model(x)`).
+    of the same file whose `forward` returns a softmax (`model = Net(); probs = model(x)`, or a parameter
+    annotated `model: Net`), or of a module built by an in-file helper whose every return is a softmax module
+    (`net = make_classifier()` returning `nn.Sequential(..., nn.Softmax(dim=1))`).
     `log_softmax` with `nll_loss` is correct and stays silent.
 
     ## Why is this bad?
