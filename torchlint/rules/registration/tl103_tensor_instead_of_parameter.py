@@ -6,7 +6,7 @@ import libcst as cst
 
 from ... import fixsafety
 from ...facts.kinds import TENSOR
-from ...facts.nodes import is_literal_true, self_attribute
+from ...facts.nodes import is_literal_true, iter_small_statements, self_attribute
 from ...facts.grad import is_requires_grad_call, requires_grad_factory
 from ...rule import UNSAFE, Fix, Rule
 
@@ -16,7 +16,9 @@ class TensorInsteadOfParameter(Rule):
     ## What it does
     Finds a tensor made trainable by hand and stored on an `nn.Module` while it is built:
     `self.w = torch.randn(3, requires_grad=True)`, `self.w = torch.zeros(3).requires_grad_()`, or
-    `self.w = torch.zeros(3)` followed by `self.w.requires_grad = True` / `self.w.requires_grad_()`.
+    `self.w = torch.zeros(3)` followed by `self.w.requires_grad = True` / `self.w.requires_grad_()`, or a
+    local tensor made trainable and then stored (`w = torch.empty(n)`, `w.requires_grad = True`, `self.w = w`;
+    reported without a fix).
 
     ## Why is this bad?
     Only `nn.Parameter` attributes are registered. A plain tensor with `requires_grad=True` gets a
@@ -72,10 +74,37 @@ class TensorInsteadOfParameter(Rule):
                     self.report(value, attr=attr, fix=self._fix_factory(value, arg))
                 elif is_requires_grad_call(ctx, value):
                     self.report(value, attr=attr, fix=self._fix_wrap(value, value.func.value))
+                elif isinstance(value, cst.Name) and self._local_made_trainable(value):
+                    self.report(value, attr=attr)  # no fix: the local's other uses would need a look
             elif isinstance(t, cst.Attribute) and t.attr.value == "requires_grad" and is_literal_true(node.value):
                 owner = self_attribute(t.value, self_name)
                 if owner is not None and ctx.kinds.self_attr_kind(owner) == TENSOR:
                     self.report(t, attr=owner)
+
+    def _local_made_trainable(self, name: cst.Name) -> bool:
+        """``w = torch.empty(n)`` ... ``w.requires_grad = True`` (or ``w.requires_grad_()``) ... ``self.w = w``: the
+        one binding reaching the store is a proven tensor that the function made trainable before storing it."""
+        ctx = self.ctx
+        model = ctx.model
+        use = model.use_of(name)
+        bindings = model.bindings_at(name)
+        if use is None or len(bindings) != 1 or bindings[0].form != "assign" or bindings[0].value is None \
+                or ctx.kind_of(bindings[0].value) != TENSOR:
+            return False
+        func = ctx.current_function
+        trues = set()  # the ``x.requires_grad`` targets assigned a literal True in this function
+        for small in iter_small_statements(func.body.body if isinstance(func.body, cst.IndentedBlock) else ()):
+            if isinstance(small, cst.Assign) and is_literal_true(small.value):
+                trues.update(id(t.target) for t in small.targets)
+        for u in model.uses_of(bindings[0]):
+            if u.pos >= use.pos:
+                continue
+            if u.how == "store_attr" and u.attr == "requires_grad" and id(u.parent) in trues:
+                return True
+            if u.how == "method" and u.attr == "requires_grad_" and isinstance(u.parent, cst.Call) \
+                    and (not u.parent.args or is_literal_true(u.parent.args[0].value)):
+                return True
+        return False
 
     def visit_Expr(self, node: cst.Expr) -> None:
         ctx = self.ctx
