@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import inspect
 import pathlib
+import re
 import sys
 import warnings
 
@@ -132,6 +133,21 @@ def build() -> str:
         if result is probe:
             returning_self.add(name)
 
+    # torch.nn.functional functions that return one tensor: annotated ``-> Tensor`` or documented so
+    functional_tensor = set()
+    for name in dir(F):
+        obj = getattr(F, name)
+        if name.startswith("_") or not callable(obj) or inspect.isclass(obj):
+            continue
+        try:
+            annotated = inspect.signature(obj).return_annotation in (torch.Tensor, "Tensor")
+        except (TypeError, ValueError):
+            annotated = False
+        sig = _signature_line(obj)
+        documented = sig.startswith(name + "(") and re.search(r"-> \w*Tensor$", sig) is not None
+        if annotated or documented:
+            functional_tensor.add(name)
+
     def fs(items) -> str:
         items = sorted(items)
         body = "".join(f"    {item!r},\n" for item in items)
@@ -162,6 +178,8 @@ def build() -> str:
         f"TENSOR_METHODS = {fs(tensor_methods)}\n\n",
         "# in-place Tensor methods (trailing underscore)\n",
         f"INPLACE_METHODS = {fs(inplace_methods)}\n\n",
+        "# torch.nn.functional.<name>(...) functions that return a Tensor\n",
+        f"FUNCTIONAL_TENSOR_FUNCTIONS = {fs(functional_tensor)}\n\n",
         "# public methods of nn.Module\n",
         f"MODULE_METHODS = {fs(n for n, _f in inspect.getmembers(nn.Module, callable) if not n.startswith('_'))}\n\n",
         "# nn.Module methods that change the module in place and return it (module.to(...) is module)\n",

@@ -148,6 +148,8 @@ def constructor_fact(qualified: str) -> Optional[KindFact]:
     name = torch_function_name(qualified)
     if name is not None and name in torch_facts.TENSOR_FUNCTIONS:
         return KindFact(TENSOR, PROVEN, (f"torch.{name}(...)",))
+    if qualified.startswith("torch.nn.functional.") and qualified[20:] in torch_facts.FUNCTIONAL_TENSOR_FUNCTIONS:
+        return KindFact(TENSOR, PROVEN, (f"F.{qualified[20:]}(...)",))
     module, _, last = qualified.rpartition(".")
     if last[:1].isupper():
         if qualified.startswith("torch.optim.lr_scheduler.") or qualified == "torch.optim.swa_utils.SWALR":
