@@ -144,3 +144,22 @@ def test_selection():
     assert "TL101" not in {r.code for r in select_rules(None, ["TL101"])}
     with pytest.raises(ValueError):
         select_rules(["XYZ"])
+
+
+def test_lint_without_fixes_reports_the_same_findings_and_no_fix():
+    """fixes=False (the language server's diagnostics) reports exactly the findings of a full lint, fix-free."""
+    import pathlib
+
+    from torchlint.engine import lint_source
+    from torchlint.rules import all_rules
+
+    fixed_somewhere = False
+    for path in sorted(pathlib.Path(__file__).resolve().parent.parent.joinpath("fixtures").glob("TL*/bad.py")):
+        text = path.read_text(encoding="utf-8")
+        full = lint_source(text, str(path), all_rules())
+        bare = lint_source(text, str(path), all_rules(), fixes=False)
+        assert [(f.line, f.col, f.code, f.message) for f in bare.findings] == \
+            [(f.line, f.col, f.code, f.message) for f in full.findings]
+        fixed_somewhere = fixed_somewhere or any(f.fix is not None for f in full.findings)
+        assert all(f.fix is None and f.edit is None for f in bare.findings)
+    assert fixed_somewhere

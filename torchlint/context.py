@@ -39,6 +39,7 @@ class Context:
         self.path = path
         self.text = text
         self.model = model
+        self.want_fixes = True  # False: report findings only, build no fix (engine.lint_source(fixes=False))
         self.classes = model.classes
         self.imports = ImportTable()  # file-wide aliases, kept for name lookups that are not resolutions
         for b in model.all_bindings_of_form("import"):

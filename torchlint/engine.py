@@ -248,11 +248,13 @@ def rules_for_text(rule_classes: Sequence[type[Rule]], text: str) -> list[type[R
 
 
 def lint_module(module: cst.Module, text: str, path: str, rule_classes: Sequence[type[Rule]],
-                dependencies: Optional[dict] = None, project_path: Optional[str] = None) -> list[Finding]:
+                dependencies: Optional[dict] = None, project_path: Optional[str] = None,
+                fixes: bool = True) -> list[Finding]:
     """Run the rules over an already parsed module; findings get positions, sorted. ``dependencies``, when
     given, receives the sibling files the project index read (path -> (size, mtime_ns))."""
     clear_class_memo()
     ctx = Context(path, text, SemanticModel(module, project_path or path))
+    ctx.want_fixes = fixes
     rules = [cls(ctx) for cls in rule_classes]
     try:
         _walk(module, ctx, _Dispatch(rules))
@@ -297,13 +299,15 @@ def _text_edit(module: cst.Module, positions, fix: Fix) -> Optional[dict]:
 
 def lint_source(source: Union[bytes, str], path: str = "<stdin>", rule_classes: Optional[Sequence[type[Rule]]] = None,
                 *, apply_noqa: bool = True, python_checked: bool = False,
-                parsed: Optional[cst.Module] = None, project_path: Optional[str] = None) -> FileResult:
+                parsed: Optional[cst.Module] = None, project_path: Optional[str] = None,
+                fixes: bool = True) -> FileResult:
     """Lint one file's source. Never raises for bad input: errors come back in ``FileResult.error``.
     Every file is syntax-checked by CPython's compiler (also one no rule would look at) unless
     ``python_checked`` says the caller's CPython parsed it already (flake8). ``project_path``: where the file
     really is, for the project index (sibling files), when ``path`` is only its display name. ``parsed``: the libcst module
     of exactly this text when the caller has it (the language server re-parses, behind the guard, only
-    the statements an edit touched)."""
+    the statements an edit touched). ``fixes=False``: findings without fixes (nothing is proven for them; the
+    language server publishes diagnostics first and builds fixes when a code action asks)."""
     if rule_classes is None:
         from .rules import default_rules
         rule_classes = default_rules()
@@ -327,7 +331,7 @@ def lint_source(source: Union[bytes, str], path: str = "<stdin>", rule_classes: 
             return FileResult(path, [], text=text)
         module = parsed if parsed is not None else parse(text, path, python_checked)
         dependencies: dict = {}
-        findings = lint_module(module, text, path, active, dependencies, project_path=project_path)
+        findings = lint_module(module, text, path, active, dependencies, project_path=project_path, fixes=fixes)
     except LintError as exc:
         return FileResult(path, [], error=exc)
     except RecursionError:

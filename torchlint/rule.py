@@ -84,7 +84,7 @@ class Rule:
         text = message if message is not None else self.message
         if fmt:
             text = text.format(**fmt)
-        self.ctx.add_finding(self, node, text, fix)
+        self.ctx.add_finding(self, node, text, fix if self.ctx.want_fixes else None)
 
     # ------------------------------------------------------------------ documentation
     @classmethod

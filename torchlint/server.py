@@ -5,6 +5,8 @@ What it offers:
 - diagnostics on open, on change and on save, with exact ranges in
   the position encoding the client negotiated (UTF-16 unless it asks for another), the rule's code, its
   message and a ``codeDescription`` link to the rule's page;
+- diagnostics of an edit are linted without fixes (nothing is proven for them), and the first code action
+  asked after the edit lints once more with fixes: publishing stays fast on large files;
 - code actions: each finding's fix as a quick fix (unsafe fixes say so in their title and are never the
   preferred action), ``# noqa: TLnnn`` insertion, and ``source.fixAll.torchlint`` (every safe fix, what
   ``torchlint --fix`` does) for format-on-save set-ups;
@@ -39,12 +41,13 @@ _ERROR_CODES = ("TL001", "TL002", "TL003")
 log = logging.getLogger("torchlint.server")
 
 
-def lint(text: str, path: str, rule_classes, parsed=None):
+def lint(text: str, path: str, rule_classes, parsed=None, fixes: bool = True):
     """The server's one call into the engine (``torchlint.engine.lint_source``); ``parsed`` is the libcst
-    module of exactly ``text`` when :class:`IncrementalParser` could build it."""
+    module of exactly ``text`` when :class:`IncrementalParser` could build it. ``fixes=False`` for the
+    diagnostics of an edit: proving fixes is left to the code action that asks for them."""
     from .engine import lint_source
 
-    return lint_source(text, path, rule_classes, parsed=parsed)
+    return lint_source(text, path, rule_classes, parsed=parsed, fixes=fixes)
 
 
 class IncrementalParser:
@@ -235,7 +238,8 @@ class Document:
     """One open document's text, version and latest lint result (findings keep 1-based lines and
     0-based code-point columns, as the engine gives them)."""
 
-    __slots__ = ("uri", "path", "version", "text", "lines", "findings", "error", "settings", "source", "notebook")
+    __slots__ = ("uri", "path", "version", "text", "lines", "findings", "error", "settings", "source", "notebook",
+                 "fixes")
 
     def __init__(self, uri: str, path: Optional[str], version: Optional[int], text: str, result, settings,
                  source: Optional[str] = None, notebook: Optional[str] = None) -> None:
@@ -246,6 +250,7 @@ class Document:
         self.settings = settings
         self.source = text if source is None else source  # the editor's text (a cell's, before masking)
         self.notebook = notebook  # the notebook's URI, for a notebook cell
+        self.fixes = True  # the findings carry their fixes (False: linted for diagnostics only)
 
 
 class _CellResult:
@@ -359,7 +364,8 @@ def build_server():
         return types.Diagnostic(
             range=finding_range(doc, f), message=f.message, severity=types.DiagnosticSeverity.Warning,
             code=f.code, code_description=types.CodeDescription(href=rule_url(f.code)), source=SOURCE,
-            data={"fixable": f.edit is not None, "applicability": f.fix.applicability if f.fix else None})
+            data={"fixable": f.edit is not None, "applicability": f.fix.applicability if f.fix else None}
+            if doc.fixes else None)
 
     def error_diagnostic(doc: Document, err):
         start = position(doc, err.line, err.col)
@@ -380,9 +386,10 @@ def build_server():
         result = None
         if not file_settings.excluded:
             parser = parsers.setdefault(uri, IncrementalParser())
-            result = lint(text, path or uri, file_settings.rule_classes, parser.parse(text))
+            result = lint(text, path or uri, file_settings.rule_classes, parser.parse(text), fixes=False)
             parser.remember(text, result.module)
         doc = Document(uri, path, version, text, result, file_settings)
+        doc.fixes = result is None
         docs[uri] = doc
         publish(doc)
         return doc
@@ -655,6 +662,19 @@ def build_server():
     def wants(only: Optional[Sequence[str]], kind: str) -> bool:
         return not only or any(kind == k or kind.startswith(k + ".") for k in only)
 
+    def with_fixes(doc: Document) -> Document:
+        """The document's findings with their fixes: linted once more (same text, so the same findings) the
+        first time a code action asks after an edit."""
+        if doc.fixes or doc.notebook is not None:
+            return doc
+        parser = parsers.get(doc.uri)
+        module = parser.module if parser is not None and parser.text == doc.text else None
+        result = lint(doc.text, doc.path or doc.uri, doc.settings.rule_classes, module)
+        fixed = Document(doc.uri, doc.path, doc.version, doc.text, result, doc.settings, source=doc.source)
+        if docs.get(doc.uri) is doc:
+            docs[doc.uri] = fixed
+        return fixed
+
     @server.feature(types.TEXT_DOCUMENT_CODE_ACTION, types.CodeActionOptions(
         code_action_kinds=[types.CodeActionKind.QuickFix, types.CodeActionKind.SourceFixAll, FIX_ALL_KIND],
         resolve_provider=False))
@@ -662,6 +682,7 @@ def build_server():
         doc = current(params.text_document.uri)
         if doc is None:
             return None
+        doc = with_fixes(doc)
         only = params.context.only
         actions = []
         if wants(only, types.CodeActionKind.QuickFix):

@@ -358,6 +358,8 @@ class ModuleInPlainContainer(Rule):
 
     def _wrapped(self, value: Optional[cst.BaseExpression], cls_name: str,
                  at: Optional[cst.CSTNode] = None) -> Optional[cst.Call]:
+        if not self.ctx.want_fixes:
+            return None
         func = fixsafety.expr_for(self.ctx, f"torch.nn.{cls_name}", at if at is not None else value)
         if func is None:
             return None
@@ -365,7 +367,7 @@ class ModuleInPlainContainer(Rule):
 
     def _make_fix(self, pairs) -> Optional[Fix]:
         """Offer the wrap only as safe as the class's uses of the attribute show it to be (fixsafety)."""
-        if not pairs or any(new is None for _old, new in pairs):
+        if not self.ctx.want_fixes or not pairs or any(new is None for _old, new in pairs):
             return None
         ctx = self.ctx
         cls = ctx.current_class
@@ -444,7 +446,7 @@ class ModuleInPlainContainer(Rule):
         return method, returns[0].value.value, returns[0].value
 
     def _wrap_fix(self, value: cst.BaseExpression, container: str) -> Optional[Fix]:
-        if self._nested(value):
+        if not self.ctx.want_fixes or self._nested(value):
             return None  # an nn container of plain containers would raise TypeError
         if container == "list" and isinstance(value, (cst.List, cst.ListComp, cst.Name)):
             return self._make_fix([(value, self._wrapped(value, self.replacements["list"]))])
