@@ -46,7 +46,7 @@ class TorchlintChecker:
         wanted = self.explicitly_selected
         rules = [r for r in all_rules() if r.default_enabled or r.code in wanted]
         try:
-            result = lint_source(text, self.filename, rules, apply_noqa=False, python_checked=True)
+            result = lint_source(text, self.filename, rules, apply_noqa=False, python_checked=True, fixes=False)
         except Exception as exc:  # a bug in a rule must not become a traceback in the user's editor
             yield 1, 0, f"TL003 torchlint internal error: {type(exc).__name__}: {exc}", type(self)
             return
