@@ -111,14 +111,17 @@ class NonLeafRequiresGrad(Rule):
             inner = value.func.value
             if not self._is_grad_factory(inner):
                 return None
-            if method in _KEEPS_LEAF or method.endswith("_") or method not in torch_facts.TENSOR_METHODS:
+            # .type(dtype) casts like .to(dtype) (without an argument it returns the type's name, a str)
+            casts = method == "type" and bool(value.args)
+            known = method in torch_facts.TENSOR_METHODS or casts
+            if method in _KEEPS_LEAF or method.endswith("_") or not known:
                 return None
             factory = self._source_call(inner)  # the factory call itself, for its device=/dtype= keywords
             if method in _NOOP_WITHOUT_KWARGS:
                 needed = _NOOP_WITHOUT_KWARGS[method]
                 if needed is None or factory is None or keyword_arg(factory, needed) is None:
                     return None
-            if method == "to" and (factory is None or self._to_is_noop(value, factory)):
+            if method in ("to", "type") and (factory is None or self._to_is_noop(value, factory)):
                 return None
             return f".{method}()"
         if isinstance(value, cst.BinaryOperation):
