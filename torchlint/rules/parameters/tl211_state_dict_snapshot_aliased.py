@@ -5,7 +5,8 @@ from typing import Optional
 import libcst as cst
 
 from ...facts.flow import Scope, exclusive, loops_around
-from ...facts.nodes import walk
+from ...facts.kinds import iter_self_assignments
+from ...facts.nodes import self_attribute, walk
 from ...semantic.kinds import MODULE, MODULE_ONLY_METHODS, STRONG
 from ...rule import Rule
 
@@ -34,7 +35,8 @@ class StateDictSnapshotAliased(Rule):
     """
     ## What it does
     Finds a "best weights" snapshot taken as `best = model.state_dict()` (or `.copy()` / `dict(...)` of
-    it) where the model is trained after the snapshot (a `.backward()`, an `optimizer.step()` or a
+    it; also kept on the object, `self.best = self.model.state_dict()`, when no method of the class stores
+    anything else there) where the model is trained after the snapshot (a `.backward()`, an `optimizer.step()` or a
     `train...(model, ...)` call later in the function, or anywhere in the loop that holds the
     snapshot) and the snapshot is then restored with `load_state_dict(best)` or returned. The receiver
     must be known to be a Module: built or annotated as one, or used with `.parameters()` /
@@ -84,23 +86,35 @@ class StateDictSnapshotAliased(Rule):
     needs = STRONG
 
     def visit_Assign(self, node: cst.Assign) -> None:
-        if len(node.targets) != 1 or not isinstance(node.targets[0].target, cst.Name):
+        if len(node.targets) != 1:
             return
+        target = node.targets[0].target
+        ctx = self.ctx
+        attr = None
+        if not isinstance(target, cst.Name):
+            # ``self.best = model.state_dict()``: the snapshot kept on the object
+            attr = self_attribute(target, ctx.func_stack[-1].self_name) if ctx.func_stack else None
+            if attr is None:
+                return
         receiver = _state_dict_receiver(node.value)
         if receiver is None:
             return
-        func = self.ctx.current_function
+        func = ctx.current_function
         if func is None:
             return
-        var = node.targets[0].target.value
+        var = cst.Module(body=[]).code_for_node(target)
         scope = Scope(func.body)
         if id(node) not in scope.index:
             return
         if not self._is_module(scope, receiver):
             return
-        if self._saved_next(scope, node, var) or self._other_bindings(scope, node, var):
+        if self._saved_next(scope, node, target) or self._other_bindings(scope, node, target):
             return
-        restore = self._restore_after_training(scope, node, receiver, var)
+        if attr is not None and ctx.current_class is not None and any(
+                _state_dict_receiver(v) is None and not (isinstance(v, cst.Name) and v.value == "None")
+                for a, v in iter_self_assignments(ctx.current_class) if a == attr):
+            return  # another method keeps something else there (a deep copy, a loaded file)
+        restore = self._restore_after_training(scope, node, receiver, target, var)
         if restore is None:
             return
         source = cst.Module(body=[]).code_for_node(receiver) + ".state_dict()"
@@ -119,7 +133,7 @@ class StateDictSnapshotAliased(Rule):
         return False
 
     @staticmethod
-    def _saved_next(scope: Scope, node: cst.Assign, var: str) -> bool:
+    def _saved_next(scope: Scope, node: cst.Assign, target: cst.BaseExpression) -> bool:
         line = scope.parent.get(id(node))
         block = scope.parent.get(id(line))
         body = getattr(block, "body", None)
@@ -132,16 +146,15 @@ class StateDictSnapshotAliased(Rule):
         for stmt in following:
             for sub in walk(stmt, into_scopes=False):
                 if isinstance(sub, cst.Call) and isinstance(sub.func, cst.Attribute) and sub.func.attr.value == "save" \
-                        and sub.args and isinstance(sub.args[0].value, cst.Name) and sub.args[0].value.value == var:
+                        and sub.args and _same(sub.args[0].value, target):
                     return True
         return False
 
     @staticmethod
-    def _other_bindings(scope: Scope, node: cst.Assign, var: str) -> bool:
-        """``var`` is also bound to something that is not a snapshot (a deep copy, a loaded file...)."""
+    def _other_bindings(scope: Scope, node: cst.Assign, target: cst.BaseExpression) -> bool:
+        """``target`` is also bound to something that is not a snapshot (a deep copy, a loaded file...)."""
         for sub in scope.order:
-            if isinstance(sub, cst.Assign) and sub is not node and any(
-                    isinstance(t.target, cst.Name) and t.target.value == var for t in sub.targets):
+            if isinstance(sub, cst.Assign) and sub is not node and any(_same(t.target, target) for t in sub.targets):
                 if _state_dict_receiver(sub.value) is None and not (
                         isinstance(sub.value, cst.Name) and sub.value.value == "None"):
                     return True
@@ -178,25 +191,24 @@ class StateDictSnapshotAliased(Rule):
                     return True
         return False
 
-    def _restores(self, scope: Scope, var: str):
+    def _restores(self, scope: Scope, target: cst.BaseExpression, var: str):
         for sub in scope.order:
             if isinstance(sub, cst.Call) and isinstance(sub.func, cst.Attribute) \
-                    and sub.func.attr.value == "load_state_dict" and sub.args \
-                    and isinstance(sub.args[0].value, cst.Name) and sub.args[0].value.value == var:
+                    and sub.func.attr.value == "load_state_dict" and sub.args and _same(sub.args[0].value, target):
                 yield sub, "load_state_dict(%s)" % var
             elif isinstance(sub, cst.Return) and sub.value is not None:
                 values = sub.value.elements if isinstance(sub.value, cst.Tuple) else None
                 exprs = [e.value for e in values] if values is not None else [sub.value]
-                if any(isinstance(e, cst.Name) and e.value == var for e in exprs):
+                if any(_same(e, target) for e in exprs):
                     yield sub, f"returning '{var}'"
 
-    def _restore_after_training(self, scope: Scope, snap: cst.Assign, receiver, var: str) -> Optional[str]:
+    def _restore_after_training(self, scope: Scope, snap: cst.Assign, receiver, target, var: str) -> Optional[str]:
         index = scope.index
         snap_loops = loops_around(scope, snap)
         trainings = self._training_sites(scope, receiver)
         if not trainings:
             return None
-        for restore, text in self._restores(scope, var):
+        for restore, text in self._restores(scope, target, var):
             if index[id(restore)] < index[id(snap)] and not set(map(id, snap_loops)) & set(
                     map(id, loops_around(scope, restore))):
                 continue
