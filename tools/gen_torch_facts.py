@@ -106,6 +106,18 @@ def build() -> str:
         and (n.endswith("_loss") or n in ("cross_entropy", "binary_cross_entropy", "binary_cross_entropy_with_logits"))
     )
 
+    # private nn.Module base classes of torch.nn.modules.* (``_Loss``, ``_ConvNd``, ``_BatchNorm``...): user classes
+    # derive from them, so they make a class a Module; not layers anyone constructs
+    import pkgutil
+
+    private_bases = set()
+    for info in pkgutil.iter_modules(nn.modules.__path__):
+        sub = __import__(f"torch.nn.modules.{info.name}", fromlist=["_"])
+        for name, obj in vars(sub).items():
+            if name.startswith("_") and not name.startswith("__") and inspect.isclass(obj) \
+                    and issubclass(obj, nn.Module) and obj.__module__ == sub.__name__:
+                private_bases.add(f"{sub.__name__}.{name}")
+
     # nn.Module methods that change the module itself and return it: probed on a small module (no required
     # argument, or ``to`` with a device), and kept when the call returns the very same object
     returning_self = set()
@@ -168,6 +180,8 @@ def build() -> str:
         "# nn.Module classes that could not be built with trial arguments: parameters unknown\n",
         f"MODULES_PARAMETERS_UNKNOWN = {fs(unknown)}\n\n",
         "MODULE_CLASSES = MODULES_WITH_PARAMETERS | MODULES_WITHOUT_PARAMETERS | MODULES_PARAMETERS_UNKNOWN\n\n",
+        "# private Module base classes of torch.nn.modules.* (a class deriving from one is a Module)\n",
+        f"PRIVATE_MODULE_BASES = {fs(private_bases)}\n\n",
         f"CONTAINER_CLASSES = {fs(containers)}\n\n",
         f"LOSS_CLASSES = {fs(loss_classes)}\n\n",
         "# torch.<name>(...) functions that create a tensor and accept requires_grad=\n",

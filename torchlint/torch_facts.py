@@ -515,6 +515,30 @@ MODULES_PARAMETERS_UNKNOWN = frozenset({
 
 MODULE_CLASSES = MODULES_WITH_PARAMETERS | MODULES_WITHOUT_PARAMETERS | MODULES_PARAMETERS_UNKNOWN
 
+# private Module base classes of torch.nn.modules.* (a class deriving from one is a Module)
+PRIVATE_MODULE_BASES = frozenset({
+    'torch.nn.modules.batchnorm._BatchNorm',
+    'torch.nn.modules.batchnorm._LazyNormBase',
+    'torch.nn.modules.batchnorm._NormBase',
+    'torch.nn.modules.conv._ConvNd',
+    'torch.nn.modules.conv._ConvTransposeMixin',
+    'torch.nn.modules.conv._ConvTransposeNd',
+    'torch.nn.modules.dropout._DropoutNd',
+    'torch.nn.modules.instancenorm._InstanceNorm',
+    'torch.nn.modules.loss._Loss',
+    'torch.nn.modules.loss._WeightedLoss',
+    'torch.nn.modules.padding._CircularPadNd',
+    'torch.nn.modules.padding._ConstantPadNd',
+    'torch.nn.modules.padding._ReflectionPadNd',
+    'torch.nn.modules.padding._ReplicationPadNd',
+    'torch.nn.modules.pooling._AdaptiveAvgPoolNd',
+    'torch.nn.modules.pooling._AdaptiveMaxPoolNd',
+    'torch.nn.modules.pooling._AvgPoolNd',
+    'torch.nn.modules.pooling._LPPoolNd',
+    'torch.nn.modules.pooling._MaxPoolNd',
+    'torch.nn.modules.pooling._MaxUnpoolNd',
+})
+
 CONTAINER_CLASSES = frozenset({
     'torch.nn.ModuleDict',
     'torch.nn.ModuleList',

@@ -35,7 +35,8 @@ _RELATIVE_SUFFIXES = ("modeling_utils.PreTrainedModel",)
 def is_module_base_name(qualified: Optional[str]) -> bool:
     if not qualified:
         return False
-    if qualified in torch_facts.MODULE_CLASSES or qualified in ECOSYSTEM_MODULE_BASES:
+    if qualified in torch_facts.MODULE_CLASSES or qualified in ECOSYSTEM_MODULE_BASES \
+            or qualified in torch_facts.PRIVATE_MODULE_BASES:
         return True
     if qualified.startswith("."):
         return qualified.lstrip(".").endswith(_RELATIVE_SUFFIXES) or qualified.lstrip(".") == "PreTrainedModel"
