@@ -149,7 +149,7 @@ class InitLoopOverChildren(Rule):
             return None
         if cls in torch_facts.CONTAINER_CLASSES:
             for arg in value.args:
-                for sub in walk(arg.value):
+                for sub in self._built_from(arg.value):
                     if isinstance(sub, cst.Call):
                         inner = ctx.kinds.module_class_of(sub.func)
                         if inner in types:
@@ -162,6 +162,22 @@ class InitLoopOverChildren(Rule):
         if cls not in torch_facts.MODULE_CLASSES:
             return self._layer_in_class(cls, types, depth + 1)
         return None
+
+    def _built_from(self, expr: cst.BaseExpression):
+        """Every node of ``expr`` and, for a local list (``nn.Sequential(*layers)``), of what its bindings assign and
+        what ``.append`` / ``.extend`` / ``+=`` put in it (the model's bindings and uses of the name)."""
+        yield from walk(expr)
+        if not isinstance(expr, cst.Name):
+            return
+        model = self.ctx.model
+        for binding in model.bindings_at(expr):
+            if binding.value is not None:
+                yield from walk(binding.value)
+            for use in model.uses_of(binding):
+                if use.how == "method" and use.attr in ("append", "extend", "insert") \
+                        and isinstance(use.parent, cst.Call):
+                    for a in use.parent.args:
+                        yield from walk(a.value)
 
     def _layer_in_class(self, name: str, types: set[str], depth: int) -> Optional[str]:
         """An in-file Module class that builds a layer of ``types`` and does not initialise it itself."""
