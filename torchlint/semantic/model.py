@@ -45,6 +45,7 @@ class SemanticModel:
         self._by_owner: Optional[dict] = None
         self._calls_index: Optional[dict] = None
         self._binding_index: Optional[dict] = None
+        self._resolve_memo: dict = {}
         self.project = project if project is not None else ProjectIndex(path)
         self.classes = ClassIndex(_ImportView(self), module_base=self.project_class_is_module)
         for b in self.all_bindings_of_form(S.CLASS):
@@ -127,7 +128,20 @@ class SemanticModel:
 
     # ------------------------------------------------------------------ imports
     def resolve(self, node: cst.BaseExpression, typing: bool = False) -> Optional[str]:
-        """Dotted name of a Name/Attribute chain through the imports visible where it stands."""
+        """Dotted name of a Name/Attribute chain through the imports visible where it stands (memoised per node:
+        many rules ask it of every call's callee)."""
+        if typing:
+            return self._resolve(node, True)
+        memo = self._resolve_memo
+        key = id(node)
+        hit = memo.get(key)
+        if hit is not None and hit[0] is node:
+            return hit[1]
+        found = self._resolve(node, False)
+        memo[key] = (node, found)
+        return found
+
+    def _resolve(self, node: cst.BaseExpression, typing: bool) -> Optional[str]:
         attrs = []
         while type(node) is cst.Attribute:
             attrs.append(node.attr.value)

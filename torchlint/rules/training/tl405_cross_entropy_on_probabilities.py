@@ -46,6 +46,20 @@ def loss_name(rule: Rule, node: cst.Call, functions: dict, tags: dict) -> Option
     return None
 
 
+def may_be_loss(rule: Rule, node: cst.Call, functions: dict, tags: dict) -> bool:
+    """A cheap gate before :func:`loss_name` and the input's activation: a call of a torch function that is one
+    of ``functions``, or any other call in a file whose text names one of the loss classes of ``tags`` (a loss
+    module is known only from its constructor or an annotation in this file)."""
+    qualified = rule.ctx.resolve(node.func)
+    if qualified is not None:
+        return qualified in functions
+    memo = rule.ctx.__dict__.setdefault("_loss_class_named", {})
+    key = id(tags)
+    if key not in memo:
+        memo[key] = any(tag[len(LOSS_PREFIX):] in rule.ctx.text for tag in tags)
+    return memo[key]
+
+
 class CrossEntropyOnProbabilities(Rule):
     """
     ## What it does
@@ -89,6 +103,8 @@ class CrossEntropyOnProbabilities(Rule):
     triggers = ("softmax", "Softmax")
 
     def visit_Call(self, node: cst.Call) -> None:
+        if not may_be_loss(self, node, CE_FUNCTIONS, CE_TAGS):
+            return
         value = loss_input(node)  # a softmax input is rare, a call of something bound to a loss module less so
         if value is None or activation_at(self.ctx, value) != SOFTMAX:
             return

@@ -6,7 +6,7 @@ import libcst as cst
 from ...facts.activations import LOG_SOFTMAX, LOGITS, SIGMOID, SOFTMAX, activation_at
 from ...facts.training import LOSS_PREFIX
 from ...rule import Rule
-from .tl405_cross_entropy_on_probabilities import _code, loss_input, loss_name
+from .tl405_cross_entropy_on_probabilities import _code, loss_input, loss_name, may_be_loss
 
 FUNCTIONS = {
     "torch.nn.functional.binary_cross_entropy_with_logits": "binary_cross_entropy_with_logits",
@@ -95,6 +95,8 @@ class LossActivationMismatch(Rule):
     triggers = ("binary_cross_entropy", "BCE", "nll_loss", "NLLLoss")
 
     def visit_Call(self, node: cst.Call) -> None:
+        if not may_be_loss(self, node, FUNCTIONS, TAGS):
+            return
         value = loss_input(node)  # the input's activation first: known far less often than a call is made
         if value is None:
             return
