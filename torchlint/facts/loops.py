@@ -433,6 +433,30 @@ def names_mode(name: str) -> bool:
     return name in ("eval", "train")
 
 
+class ScansLoops:
+    """Rule mixin: ``self._check(owner)`` on every ``for`` / ``while`` loop whose events may hold a call that
+    the rule's ``gate`` (a ``names_*`` predicate, as a staticmethod) accepts; see :func:`may_call`."""
+
+    gate = None
+
+    def visit_For(self, node: cst.For) -> None:
+        self._scan(node)
+
+    def visit_While(self, node: cst.While) -> None:
+        self._scan(node)
+
+    def _scan(self, owner: cst.CSTNode) -> None:
+        if may_call(self.ctx, owner, self.gate):
+            self._check(owner)
+
+
+class ScansLoopsAndFunctions(ScansLoops):
+    """:class:`ScansLoops` over function bodies too (straight-line training steps)."""
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self._scan(node)
+
+
 # ---------------------------------------------------------------------- public questions
 def _reaching(ctx: "Context", wanted) -> set:
     """ids of the functions (and the module) whose body calls a name ``wanted`` accepts, or calls a name that

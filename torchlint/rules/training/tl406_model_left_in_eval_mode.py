@@ -19,7 +19,7 @@ def _same_model(a: Optional[str], b: Optional[str]) -> bool:
     return a == b or a.startswith(b + ".") or b.startswith(a + ".")
 
 
-class ModelLeftInEvalMode(Rule):
+class ModelLeftInEvalMode(loops.ScansLoops, Rule):
     """
     ## What it does
     Finds a training loop (an epoch loop, or a batch loop that evaluates every N steps) whose body
@@ -96,20 +96,14 @@ class ModelLeftInEvalMode(Rule):
     triggers = (".eval(", ".train(False")
     needs = STRONG
 
+    gate = staticmethod(loops.names_mode)
+
     def __init__(self, ctx) -> None:
         super().__init__(ctx)
         self._reported: set[int] = set()
 
-    def visit_For(self, node: cst.For) -> None:
-        self._check(node)
-
-    def visit_While(self, node: cst.While) -> None:
-        self._check(node)
-
     def _check(self, loop) -> None:
         ctx = self.ctx
-        if not loops.may_call(ctx, loop, loops.names_mode):
-            return
         events = loops.block_events(ctx, loop)
         evals = [e for e in events if e.kind == loops.EVAL and not e.extra.get("foreign")]
         if not evals:

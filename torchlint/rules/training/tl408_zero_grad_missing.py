@@ -8,7 +8,7 @@ from ...rule import Rule
 from ...semantic.kinds import STRONG
 
 
-class ZeroGradMissing(Rule):
+class ZeroGradMissing(loops.ScansLoops, Rule):
     """
     ## What it does
     Finds a training loop whose body runs `backward()` and steps an optimizer (`optimizer.step()` or
@@ -65,15 +65,11 @@ class ZeroGradMissing(Rule):
     triggers = ("backward",)
     needs = STRONG
 
-    def visit_For(self, node: cst.For) -> None:
-        self._check(node)
-
-    def visit_While(self, node: cst.While) -> None:
-        self._check(node)
+    gate = staticmethod(loops.names_backward)
 
     def _check(self, loop) -> None:
         ctx = self.ctx
-        if ctx.in_no_grad or not loops.may_call(ctx, loop, loops.names_backward):
+        if ctx.in_no_grad:
             return
         events = loops.block_events(ctx, loop)
         backwards = [e for e in events if e.kind == loops.BACKWARD and not e.inlined]

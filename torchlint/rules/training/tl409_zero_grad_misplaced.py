@@ -7,7 +7,7 @@ from ...rule import Rule
 from ...semantic.kinds import STRONG
 
 
-class ZeroGradMisplaced(Rule):
+class ZeroGradMisplaced(loops.ScansLoopsAndFunctions, Rule):
     """
     ## What it does
     Finds gradients cleared between `backward()` and the optimizer step that should use them:
@@ -63,19 +63,10 @@ class ZeroGradMisplaced(Rule):
     triggers = ("zero_grad",)
     needs = STRONG
 
-    def visit_For(self, node: cst.For) -> None:
-        self._check(node)
-
-    def visit_While(self, node: cst.While) -> None:
-        self._check(node)
-
-    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
-        self._check(node)
+    gate = staticmethod(loops.names_zero_grad)
 
     def _check(self, owner) -> None:
         ctx = self.ctx
-        if not loops.may_call(ctx, owner, loops.names_zero_grad):
-            return
         events = [e for e in loops.block_events(ctx, owner) if not e.inlined and not e.loops]
         zeros = [e for e in events if e.kind == loops.ZERO_GRAD and e.target is not None
                  and isinstance(e.node, cst.Call) and not loops.is_grad_attribute(e.target)]

@@ -7,7 +7,7 @@ from ...rule import Rule
 from ...semantic.kinds import STRONG
 
 
-class ClipScaledGradients(Rule):
+class ClipScaledGradients(loops.ScansLoopsAndFunctions, Rule):
     """
     ## What it does
     Finds gradient clipping (`torch.nn.utils.clip_grad_norm_` / `clip_grad_value_`) between
@@ -64,19 +64,10 @@ class ClipScaledGradients(Rule):
     triggers = ("clip_grad",)
     needs = STRONG
 
-    def visit_For(self, node: cst.For) -> None:
-        self._check(node)
-
-    def visit_While(self, node: cst.While) -> None:
-        self._check(node)
-
-    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
-        self._check(node)
+    gate = staticmethod(loops.names_clip)
 
     def _check(self, owner) -> None:
         ctx = self.ctx
-        if not loops.may_call(ctx, owner, loops.names_clip):
-            return
         events = [e for e in loops.block_events(ctx, owner) if not e.inlined]
         clips = [e for e in events if e.kind == loops.CLIP]
         if not clips:

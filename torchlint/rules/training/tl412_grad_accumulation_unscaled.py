@@ -26,7 +26,7 @@ def _scaled(expr: cst.BaseExpression) -> bool:
                for sub in walk(expr, into_scopes=False))
 
 
-class GradAccumulationUnscaled(Rule):
+class GradAccumulationUnscaled(loops.ScansLoops, Rule):
     """
     ## What it does
     Finds gradient accumulation whose loss is never divided by the number of accumulated
@@ -83,16 +83,10 @@ class GradAccumulationUnscaled(Rule):
     triggers = ("backward",)
     needs = STRONG
 
-    def visit_For(self, node: cst.For) -> None:
-        self._check(node)
-
-    def visit_While(self, node: cst.While) -> None:
-        self._check(node)
+    gate = staticmethod(loops.names_backward)
 
     def _check(self, loop) -> None:
         ctx = self.ctx
-        if not loops.may_call(ctx, loop, loops.names_backward):
-            return
         events = [e for e in loops.block_events(ctx, loop) if not e.inlined]
         backwards = [e for e in events if e.kind == loops.BACKWARD and not e.guards]
         if not backwards:

@@ -43,7 +43,7 @@ def _counts_iterations(cls: str, value: Optional[cst.BaseExpression]) -> bool:
     return any(int(n.value.replace("_", ""), 0) >= 1000 for n in numbers)
 
 
-class EpochSchedulerSteppedPerBatch(Rule):
+class EpochSchedulerSteppedPerBatch(loops.ScansLoops, Rule):
     """
     ## What it does
     Finds `scheduler.step()` of a `StepLR`, `MultiStepLR` or `ExponentialLR` scheduler called inside the
@@ -95,20 +95,14 @@ class EpochSchedulerSteppedPerBatch(Rule):
                "once per batch and soon reaches zero; step it once per epoch, after the batch loop")
     triggers = ("StepLR", "ExponentialLR")
 
+    gate = staticmethod(loops.names_step)
+
     def __init__(self, ctx) -> None:
         super().__init__(ctx)
         self._reported: set[int] = set()
 
-    def visit_For(self, node: cst.For) -> None:
-        self._check(node)
-
-    def visit_While(self, node: cst.While) -> None:
-        self._check(node)
-
     def _check(self, outer) -> None:
         ctx = self.ctx
-        if not loops.may_call(ctx, outer, loops.names_step):
-            return
         for e in loops.block_events(ctx, outer):
             if e.kind != loops.STEP or not e.loops or id(e.node) in self._reported:
                 continue
